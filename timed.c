@@ -1,0 +1,788 @@
+/*
+ * timed: an RFC 868 ("Time Protocol") server over TCP and UDP.
+ *
+ * One process, one select() loop.  A TCP client gets the 32-bit count of
+ * seconds since 1900-01-01 00:00 UTC, big-endian, and the connection is then
+ * closed the RFC 868 way: the client first.  A UDP datagram gets the same
+ * four bytes back.  See timed.8; ISC licence in LICENSE.
+ */
+
+#define _DEFAULT_SOURCE		/* glibc and musl: BSD and POSIX 2008 APIs */
+
+#include <sys/types.h>
+#include <sys/select.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <err.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define VERSION		"1.0"
+#define DEFAULT_PORT	"8037"
+#define RFC868_EPOCH	2208988800UL	/* 1900-01-01 to 1970-01-01, seconds */
+#define CLOCK_SANE	1735689600	/* 2025-01-01: earlier means unset */
+#define MAX_LISTENERS	16
+#define LINGER_MS	3000	/* how long a served client may take to close */
+#define ACCEPT_BATCH	64	/* accepts per turn, so UDP is not starved */
+#define UDP_BATCH	64	/* datagrams per turn, so TCP is not starved */
+#define DRAIN_BYTES	65536	/* read at most this much per turn per client */
+#define PAUSE_MS	100	/* accept() pause when no descriptor is left */
+
+#ifndef MSG_NOSIGNAL
+#define MSG_NOSIGNAL	0	/* BSD and macOS: SIGPIPE is ignored instead */
+#endif
+#ifndef MSG_DONTWAIT
+#define MSG_DONTWAIT	0	/* every socket we read is non-blocking anyway */
+#endif
+
+struct listener {
+	int	 fd;
+	int	 type;		/* SOCK_STREAM or SOCK_DGRAM */
+	int	 port;
+	char	 name[INET6_ADDRSTRLEN + 16];
+};
+
+/* A served TCP client we wait on to close first. */
+struct conn {
+	int	 fd;
+	long long deadline;	/* monotonic ms */
+};
+
+/* Messages about abuse or faults, each logged at most once a second. */
+enum fault { F_ACCEPT, F_NOFD, F_CLOCK, F_REFUSED, F_SEND, F_RECV, F_MAX };
+
+struct fault_log {
+	long long last;		/* monotonic ms of the last line, 0 = never */
+	unsigned long suppressed;
+};
+
+static volatile sig_atomic_t quit_signal;
+static volatile sig_atomic_t stats_wanted;
+
+static struct listener listeners[MAX_LISTENERS];
+static int nlisteners;
+static struct conn conns[FD_SETSIZE];
+static int nconns;
+static struct fault_log faults[F_MAX];
+static int quiet;
+static int spare_fd = -1;	/* given up to accept() when out of descriptors */
+static long long accept_paused_until;
+static unsigned long served_tcp, served_udp, refused_udp, unsent;
+
+static void
+usage(FILE *f)
+{
+	fprintf(f, "usage: timed [-46hqTUV] [-a address] [-p port]\n");
+}
+
+/* Turn an instant into the 4 bytes on the wire, rounded to the second. */
+static void
+rfc868_encode(const struct timespec *ts, unsigned char out[4])
+{
+	long long sec = (long long)ts->tv_sec;
+	uint32_t v;
+
+	if (ts->tv_nsec >= 500000000L)
+		sec++;
+	/* The wire value wraps in 2036; unsigned arithmetic is modulo 2^32. */
+	v = (uint32_t)((unsigned long long)sec + RFC868_EPOCH);
+	out[0] = (unsigned char)(v >> 24);
+	out[1] = (unsigned char)(v >> 16);
+	out[2] = (unsigned char)(v >> 8);
+	out[3] = (unsigned char)v;
+}
+
+/* A clock before CLOCK_SANE was never set: RFC 868 then says send nothing. */
+static int
+clock_is_set(const struct timespec *ts)
+{
+	return (long long)ts->tv_sec >= CLOCK_SANE;
+}
+
+static long long
+now_ms(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) == -1)
+		err(1, "clock_gettime");
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Routine lines go to stdout, flushed once per loop turn. */
+static void
+log_info(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+}
+
+/* Fault lines go to stderr, at most one a second per kind. */
+static void
+log_fault(enum fault kind, const char *fmt, ...)
+{
+	struct fault_log *f = &faults[kind];
+	long long now = now_ms();
+	va_list ap;
+
+	if (f->last != 0 && now - f->last < 1000) {
+		f->suppressed++;
+		return;
+	}
+	f->last = now;
+	fputs("timed: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	if (f->suppressed > 0)
+		fprintf(stderr, " (%lu similar suppressed)", f->suppressed);
+	fputc('\n', stderr);
+	f->suppressed = 0;
+}
+
+/* Format an address as text, an IPv4-mapped IPv6 one as plain IPv4. */
+static void
+addr_text(const struct sockaddr *sa, char *host, size_t hostlen, int *port)
+{
+	const struct sockaddr_in *sin = (const struct sockaddr_in *)sa;
+	const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)sa;
+	struct in_addr v4;
+
+	*port = 0;
+	if (sa->sa_family == AF_INET) {
+		*port = ntohs(sin->sin_port);
+		inet_ntop(AF_INET, &sin->sin_addr, host, hostlen);
+	} else if (sa->sa_family == AF_INET6) {
+		*port = ntohs(sin6->sin6_port);
+		if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr)) {
+			memcpy(&v4, &sin6->sin6_addr.s6_addr[12], sizeof(v4));
+			inet_ntop(AF_INET, &v4, host, hostlen);
+		} else
+			inet_ntop(AF_INET6, &sin6->sin6_addr, host, hostlen);
+	} else
+		snprintf(host, hostlen, "?");
+}
+
+/* "[::]:37" or "127.0.0.1:37", for messages about our own sockets. */
+static void
+sockname_text(const struct sockaddr *sa, char *buf, size_t len)
+{
+	char host[INET6_ADDRSTRLEN];
+	int port;
+
+	addr_text(sa, host, sizeof(host), &port);
+	if (sa->sa_family == AF_INET6 && strchr(host, ':') != NULL)
+		snprintf(buf, len, "[%s]:%d", host, port);
+	else
+		snprintf(buf, len, "%s:%d", host, port);
+}
+
+static void
+set_nonblocking(int fd, const char *what)
+{
+	int fl;
+
+	if ((fl = fcntl(fd, F_GETFL)) == -1 ||
+	    fcntl(fd, F_SETFL, fl | O_NONBLOCK) == -1)
+		err(1, "fcntl O_NONBLOCK %s", what);
+}
+
+/* Open, bind and (for TCP) listen on one address; warn and return -1 on failure. */
+static int
+listen_on(const struct addrinfo *ai, int v6only, char *name, size_t namelen)
+{
+	int fd, on = 1;
+
+	sockname_text(ai->ai_addr, name, namelen);
+	if ((fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol)) == -1) {
+		if (v6only || errno != EAFNOSUPPORT)	/* else: IPv4 fallback */
+			warn("socket %s", name);
+		return -1;
+	}
+	if (fd >= FD_SETSIZE)
+		errx(1, "socket %s: descriptor %d beyond FD_SETSIZE", name, fd);
+	if (ai->ai_family == AF_INET6 &&
+	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof(v6only)) == -1)
+		warn("setsockopt IPV6_V6ONLY %s", name);
+	/* TIME_WAIT from a previous run must not stop a restart. */
+	if (ai->ai_socktype == SOCK_STREAM &&
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1)
+		warn("setsockopt SO_REUSEADDR %s", name);
+	if (bind(fd, ai->ai_addr, ai->ai_addrlen) == -1) {
+		warn("bind %s", name);
+		close(fd);
+		return -1;
+	}
+	if (ai->ai_socktype == SOCK_STREAM && listen(fd, SOMAXCONN) == -1) {
+		warn("listen %s", name);
+		close(fd);
+		return -1;
+	}
+	set_nonblocking(fd, name);
+	return fd;
+}
+
+/*
+ * Bind every address of host (all of them when host is NULL) for one
+ * transport.  With no address and no family given, one dual-stack IPv6
+ * socket serves both families; IPv4 alone where the system has no IPv6.
+ * Returns how many sockets were bound.
+ */
+static int
+listen_all(const char *host, const char *port, int family, int socktype)
+{
+	struct addrinfo hints, *res, *ai;
+	int e, fd, n = 0, dualstack = (host == NULL && family == AF_UNSPEC);
+	struct listener *l;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = dualstack ? AF_INET6 : family;
+	hints.ai_socktype = socktype;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	e = getaddrinfo(host, port, &hints, &res);
+	if (e != 0 && dualstack) {
+		hints.ai_family = AF_INET;
+		e = getaddrinfo(host, port, &hints, &res);
+	}
+	if (e != 0)
+		errx(1, "%s: %s", host ? host : "*", gai_strerror(e));
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		if (nlisteners == MAX_LISTENERS)
+			errx(1, "%s: too many addresses", host ? host : "*");
+		l = &listeners[nlisteners];
+		fd = listen_on(ai, !dualstack, l->name, sizeof(l->name));
+		if (fd == -1 && dualstack && errno == EAFNOSUPPORT) {
+			freeaddrinfo(res);
+			return listen_all("0.0.0.0", port, AF_INET, socktype);
+		}
+		if (fd == -1)
+			continue;
+		l->fd = fd;
+		l->type = socktype;
+		l->port = atoi(port);
+		nlisteners++;
+		n++;
+	}
+	freeaddrinfo(res);
+	return n;
+}
+
+/* Port number or service name, checked to be 1..65535. */
+static int
+parse_port(const char *arg)
+{
+	struct servent *se;
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(arg, &end, 10);
+	if (*arg != '\0' && *end == '\0') {
+		if (errno != 0 || v < 1 || v > 65535)
+			return -1;
+		return (int)v;
+	}
+	if (*arg == '\0' || (se = getservbyname(arg, "tcp")) == NULL)
+		return -1;
+	return ntohs((uint16_t)se->s_port);
+}
+
+static void
+on_quit(int sig)
+{
+	quit_signal = sig;
+}
+
+static void
+on_stats(int sig)
+{
+	(void)sig;
+	stats_wanted = 1;
+}
+
+static void
+set_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = on_quit;	/* no SA_RESTART: select() must wake */
+	if (sigaction(SIGTERM, &sa, NULL) == -1 ||
+	    sigaction(SIGINT, &sa, NULL) == -1)
+		err(1, "sigaction");
+	sa.sa_handler = on_stats;
+	if (sigaction(SIGUSR1, &sa, NULL) == -1)
+		err(1, "sigaction");
+	sa.sa_handler = SIG_IGN;
+	if (sigaction(SIGPIPE, &sa, NULL) == -1 ||
+	    sigaction(SIGHUP, &sa, NULL) == -1 ||
+	    sigaction(SIGALRM, &sa, NULL) == -1)
+		err(1, "sigaction");
+}
+
+/* The current time as wire bytes; logs and returns -1 if the clock is unset. */
+static int
+current_time(unsigned char out[4])
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_REALTIME, &ts) == -1)
+		err(1, "clock_gettime");
+	if (clock_is_set(&ts)) {
+		rfc868_encode(&ts, out);
+		return 0;
+	}
+	unsent++;
+	log_fault(F_CLOCK, "clock is not set (before 2025-01-01), "
+	    "sending nothing as RFC 868 says");
+	return -1;
+}
+
+/* Read and throw away what a client sent; 0 on EOF or error, 1 if open. */
+static int
+conn_drain(int fd)
+{
+	char buf[4096];
+	size_t total = 0;
+	ssize_t n;
+
+	while (total < DRAIN_BYTES) {
+		n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+		if (n > 0) {
+			total += (size_t)n;
+			continue;
+		}
+		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 1;
+		if (n == -1 && errno == EINTR)
+			continue;
+		return 0;
+	}
+	return 1;
+}
+
+static void
+conn_close(int i)
+{
+	if (close(conns[i].fd) == -1)
+		log_fault(F_RECV, "close: %s", strerror(errno));
+	conns[i] = conns[--nconns];
+}
+
+
+/* Keep a served client until it closes, or drain and close it now. */
+static void
+conn_keep(int fd, long long now)
+{
+	if (fd < FD_SETSIZE && nconns < FD_SETSIZE) {
+		conns[nconns].fd = fd;
+		conns[nconns].deadline = now + LINGER_MS;
+		nconns++;
+		return;
+	}
+	conn_drain(fd);
+	close(fd);
+}
+
+/*
+ * Send the time on a fresh connection, then half-close: the client sees EOF
+ * at once and, as RFC 868 has it, closes first.  Returns -1 if the
+ * connection is finished and closed already.
+ */
+static int
+tcp_reply(int fd)
+{
+	unsigned char t[4];
+
+	if (current_time(t) == -1) {
+		conn_drain(fd);
+		close(fd);
+		return -1;
+	}
+	if (send(fd, t, sizeof(t), MSG_NOSIGNAL | MSG_DONTWAIT) != sizeof(t) ||
+	    shutdown(fd, SHUT_WR) == -1) {
+		close(fd);	/* reset by the client already */
+		return -1;
+	}
+	served_tcp++;
+	return 0;
+}
+
+static void
+log_peer(const char *what, const struct sockaddr *sa)
+{
+	char host[INET6_ADDRSTRLEN];
+	int port;
+
+	if (quiet)
+		return;
+	addr_text(sa, host, sizeof(host), &port);
+	log_info("%s from %s port %d", what, host, port);
+}
+
+/*
+ * Out of descriptors: give up the spare one so the waiting client can be
+ * answered and closed at once.  Without a spare, stop accepting for a
+ * moment rather than spin on a listener that stays readable.
+ */
+static void
+accept_out_of_fds(int lfd, int e, long long now)
+{
+	struct sockaddr_storage ss;
+	socklen_t sslen = sizeof(ss);
+	int fd;
+
+	log_fault(F_NOFD, "accept: %s", strerror(e));
+	if (spare_fd != -1) {
+		close(spare_fd);
+		fd = accept(lfd, (struct sockaddr *)&ss, &sslen);
+		if (fd != -1) {
+			log_peer("connection", (struct sockaddr *)&ss);
+			if (tcp_reply(fd) == 0) {
+				conn_drain(fd);
+				close(fd);
+			}
+		}
+		spare_fd = open("/dev/null", O_RDONLY);
+	}
+	if (spare_fd == -1)
+		accept_paused_until = now + PAUSE_MS;
+}
+
+/* Accept and answer what waits on a listener; returns how many were served. */
+static int
+accept_clients(int lfd, long long now)
+{
+	struct sockaddr_storage ss;
+	socklen_t sslen;
+	int i, fd, n = 0;
+
+	for (i = 0; i < ACCEPT_BATCH; i++) {
+		sslen = sizeof(ss);
+		if ((fd = accept(lfd, (struct sockaddr *)&ss, &sslen)) == -1) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				break;
+			if (errno == EMFILE || errno == ENFILE) {
+				accept_out_of_fds(lfd, errno, now);
+				break;
+			}
+			/* ECONNABORTED, EPROTO, EINTR: that client is gone. */
+			if (errno != ECONNABORTED && errno != EPROTO &&
+			    errno != EINTR)
+				log_fault(F_ACCEPT, "accept: %s", strerror(errno));
+			continue;
+		}
+		n++;
+		log_peer("connection", (struct sockaddr *)&ss);
+		if (tcp_reply(fd) == 0)
+			conn_keep(fd, now);
+	}
+	return n;
+}
+
+/*
+ * Why a datagram must not be answered, or NULL.  Replying to another
+ * server's port (echo, chargen, time, or our own) could start an endless
+ * exchange between the two; a broadcast or multicast source is forged.
+ */
+static const char *
+udp_refusal(const struct sockaddr *sa, int ourport)
+{
+	const struct sockaddr_in *sin = (const struct sockaddr_in *)sa;
+	const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)sa;
+	uint32_t a;
+	int port;
+
+	if (sa->sa_family == AF_INET) {
+		port = ntohs(sin->sin_port);
+		a = ntohl(sin->sin_addr.s_addr);
+	} else if (sa->sa_family == AF_INET6) {
+		port = ntohs(sin6->sin6_port);
+		if (IN6_IS_ADDR_MULTICAST(&sin6->sin6_addr))
+			return "multicast source";
+		if (!IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr))
+			a = 1;
+		else
+			a = (uint32_t)sin6->sin6_addr.s6_addr[12] << 24 |
+			    (uint32_t)sin6->sin6_addr.s6_addr[13] << 16 |
+			    (uint32_t)sin6->sin6_addr.s6_addr[14] << 8 |
+			    sin6->sin6_addr.s6_addr[15];
+	} else
+		return "unknown address family";
+	if (port < 1024)
+		return "source port below 1024";
+	if (port == ourport)
+		return "source port is the time service's own";
+	if (a == 0 || a == 0xffffffffUL || (a >> 28) == 0xe)
+		return "broadcast or multicast source";
+	return NULL;
+}
+
+/* Answer the datagrams waiting on a socket, at most UDP_BATCH of them. */
+static int
+serve_udp(const struct listener *l)
+{
+	struct sockaddr_storage ss;
+	socklen_t sslen;
+	unsigned char t[4], buf[1];
+	const char *why;
+	char host[INET6_ADDRSTRLEN];
+	int i, port, n = 0;
+
+	for (i = 0; i < UDP_BATCH; i++) {
+		sslen = sizeof(ss);
+		/* A short buffer truncates the datagram: its content is unused. */
+		if (recvfrom(l->fd, buf, sizeof(buf), MSG_DONTWAIT,
+		    (struct sockaddr *)&ss, &sslen) == -1) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				break;
+			if (errno != EINTR && errno != ECONNREFUSED)
+				log_fault(F_RECV, "recvfrom %s: %s", l->name,
+				    strerror(errno));
+			continue;
+		}
+		n++;
+		if ((why = udp_refusal((struct sockaddr *)&ss, l->port)) != NULL) {
+			refused_udp++;
+			addr_text((struct sockaddr *)&ss, host, sizeof(host), &port);
+			log_fault(F_REFUSED, "refused datagram from %s port %d: %s",
+			    host, port, why);
+			continue;
+		}
+		log_peer("datagram", (struct sockaddr *)&ss);
+		if (current_time(t) == -1)
+			continue;
+		if (sendto(l->fd, t, sizeof(t), MSG_NOSIGNAL | MSG_DONTWAIT,
+		    (struct sockaddr *)&ss, sslen) == -1) {
+			log_fault(F_SEND, "sendto: %s", strerror(errno));
+			continue;
+		}
+		served_udp++;
+	}
+	return n;
+}
+
+/* Close the connections whose client did not close in time. */
+static void
+conns_expire(long long now)
+{
+	int i;
+
+	for (i = nconns - 1; i >= 0; i--)
+		if (conns[i].deadline <= now)
+			conn_close(i);
+}
+
+/* Fill the select() set; returns the highest descriptor, or -1. */
+static int
+fill_fdset(fd_set *rfds, long long now)
+{
+	int i, maxfd = -1;
+
+	FD_ZERO(rfds);
+	for (i = 0; i < nlisteners; i++) {
+		if (listeners[i].type == SOCK_STREAM && now < accept_paused_until)
+			continue;
+		FD_SET(listeners[i].fd, rfds);
+		if (listeners[i].fd > maxfd)
+			maxfd = listeners[i].fd;
+	}
+	for (i = 0; i < nconns; i++) {
+		FD_SET(conns[i].fd, rfds);
+		if (conns[i].fd > maxfd)
+			maxfd = conns[i].fd;
+	}
+	return maxfd;
+}
+
+/* How long select() may sleep: until the next tick, deadline or unpause. */
+static struct timeval
+next_wakeup(long long idle_since, long long now)
+{
+	struct timeval tv;
+	long long wake = idle_since + 1000;
+	int i;
+
+	for (i = 0; i < nconns; i++)
+		if (conns[i].deadline < wake)
+			wake = conns[i].deadline;
+	if (accept_paused_until > now && accept_paused_until < wake)
+		wake = accept_paused_until;
+	if (wake < now)
+		wake = now;
+	tv.tv_sec = (time_t)((wake - now) / 1000);
+	tv.tv_usec = (suseconds_t)((wake - now) % 1000 * 1000);
+	return tv;
+}
+
+static void
+log_stats(void)
+{
+	log_info("served %lu tcp, %lu udp; refused %lu datagrams; "
+	    "%lu unanswered (clock unset); %d connections open",
+	    served_tcp, served_udp, refused_udp, unsent, nconns);
+}
+
+/* The select() loop; returns when SIGTERM or SIGINT arrives. */
+static void
+serve(void)
+{
+	fd_set rfds;
+	struct timeval tv;
+	long long now, idle_since = now_ms();
+	int i, maxfd, busy;
+
+	while (!quit_signal) {
+		if (stats_wanted) {
+			stats_wanted = 0;
+			log_stats();
+		}
+		now = now_ms();
+		conns_expire(now);
+		if (spare_fd == -1)
+			spare_fd = open("/dev/null", O_RDONLY);
+		if (now - idle_since >= 1000) {
+			if (!quiet)
+				log_info("still waiting");
+			idle_since = now;
+		}
+		maxfd = fill_fdset(&rfds, now);
+		tv = next_wakeup(idle_since, now);
+		fflush(stdout);
+		if (select(maxfd + 1, &rfds, NULL, NULL, &tv) == -1) {
+			if (errno == EINTR)
+				continue;
+			err(1, "select");
+		}
+		now = now_ms();
+		for (i = nconns - 1; i >= 0; i--)
+			if (FD_ISSET(conns[i].fd, &rfds) && !conn_drain(conns[i].fd))
+				conn_close(i);
+		busy = 0;
+		for (i = 0; i < nlisteners; i++) {
+			if (!FD_ISSET(listeners[i].fd, &rfds))
+				continue;
+			if (listeners[i].type == SOCK_STREAM)
+				busy += accept_clients(listeners[i].fd, now);
+			else
+				busy += serve_udp(&listeners[i]);
+		}
+		if (busy)
+			idle_since = now;
+	}
+}
+
+static void
+log_listening(void)
+{
+	char line[MAX_LISTENERS * (INET6_ADDRSTRLEN + 24)] = "listening on";
+	size_t len = strlen(line);
+	int i;
+
+	for (i = 0; i < nlisteners && len < sizeof(line); i++)
+		len += (size_t)snprintf(line + len, sizeof(line) - len, "%s %s %s",
+		    i ? "," : "", listeners[i].type == SOCK_STREAM ? "tcp" : "udp",
+		    listeners[i].name);
+	log_info("%s", line);
+}
+
+static void
+usage_error(const char *fmt, const char *arg)
+{
+	fputs("timed: ", stderr);
+	fprintf(stderr, fmt, arg);
+	fputc('\n', stderr);
+	usage(stderr);
+	exit(2);
+}
+
+int
+main(int argc, char *argv[])
+{
+	const char *host = NULL;
+	char port[8] = DEFAULT_PORT;
+	int ch, family = AF_UNSPEC, tcp = 1, udp = 1, p, i;
+
+	while ((ch = getopt(argc, argv, "46a:hp:qTUV")) != -1) {
+		switch (ch) {
+		case '4':
+		case '6':
+			if (family != AF_UNSPEC)
+				usage_error("%s", "-4 and -6 exclude each other");
+			family = ch == '4' ? AF_INET : AF_INET6;
+			break;
+		case 'a':
+			if (*optarg == '\0')
+				usage_error("%s", "-a: empty address");
+			host = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'p':
+			if ((p = parse_port(optarg)) == -1)
+				usage_error("-p %s: not a port number (1-65535) "
+				    "or service name", optarg);
+			snprintf(port, sizeof(port), "%d", p);
+			break;
+		case 'q':
+			quiet = 1;
+			break;
+		case 'T':
+		case 'U':
+			if (!tcp || !udp)
+				usage_error("%s", "-T and -U exclude each other");
+			tcp = ch == 'T';
+			udp = ch == 'U';
+			break;
+		case 'V':
+			printf("timed %s\n", VERSION);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc)
+		usage_error("unexpected argument: %s", argv[optind]);
+
+	set_signals();
+	if (tcp && listen_all(host, port, family, SOCK_STREAM) == 0)
+		return 1;
+	if (udp && listen_all(host, port, family, SOCK_DGRAM) == 0)
+		return 1;
+	if ((spare_fd = open("/dev/null", O_RDONLY)) == -1)
+		err(1, "/dev/null");
+	/* One write(2) per loop turn, not one per line, even on a terminal. */
+	setvbuf(stdout, NULL, _IOFBF, BUFSIZ);
+	log_listening();
+
+	serve();
+
+	for (i = 0; i < nlisteners; i++)
+		close(listeners[i].fd);
+	while (nconns > 0)
+		conn_close(nconns - 1);
+	log_info("exiting");
+	fflush(stdout);
+	return 0;
+}
