@@ -13,6 +13,7 @@
 #include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 
 #include <netinet/in.h>
 #include <arpa/inet.h>
@@ -20,14 +21,17 @@
 #include <err.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
 #include <netdb.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -41,6 +45,8 @@
 #define UDP_BATCH	64	/* datagrams per turn, so TCP is not starved */
 #define DRAIN_BYTES	65536	/* read at most this much per turn per client */
 #define PAUSE_MS	100	/* accept() pause when no descriptor is left */
+#define INETD_IDLE_MS	2000	/* -i on a UDP socket: exit after this quiet */
+#define SD_LISTEN_FDS_START 3	/* systemd's first passed descriptor */
 
 #ifndef MSG_NOSIGNAL
 #define MSG_NOSIGNAL	0	/* BSD and macOS: SIGPIPE is ignored instead */
@@ -79,6 +85,11 @@ static struct conn conns[FD_SETSIZE];
 static int nconns;
 static struct fault_log faults[F_MAX];
 static int quiet;
+static int use_syslog;		/* -d and -i: stdout is not ours to write */
+static int reuse_port;		/* -r */
+static int exit_when_idle;	/* -i, or one connection handed over */
+static int pidfile_fd = -1;
+static const char *pidfile;
 static int spare_fd = -1;	/* given up to accept() when out of descriptors */
 static long long accept_paused_until;
 static unsigned long served_tcp, served_udp, refused_udp, unsent;
@@ -86,7 +97,29 @@ static unsigned long served_tcp, served_udp, refused_udp, unsent;
 static void
 usage(FILE *f)
 {
-	fprintf(f, "usage: timed [-46hqTUV] [-a address] [-p port]\n");
+	fprintf(f, "usage: timed [-46dhiqrTUV] [-a address] [-P pidfile] "
+	    "[-p port] [-u user]\n");
+}
+
+/*
+ * A failure we cannot serve past, said like err(3): "timed: what: reason".
+ * Under -i standard error may be the client's socket, so syslog only.
+ */
+static void
+die(const char *fmt, ...)
+{
+	char what[256];
+	int e = errno;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	if (use_syslog)
+		syslog(LOG_ERR, "%s: %s", what, strerror(e));
+	else
+		fprintf(stderr, "timed: %s: %s\n", what, strerror(e));
+	exit(1);
 }
 
 /* Turn an instant into the 4 bytes on the wire, rounded to the second. */
@@ -119,20 +152,26 @@ now_ms(void)
 	struct timespec ts;
 
 	if (clock_gettime(CLOCK_MONOTONIC, &ts) == -1)
-		err(1, "clock_gettime");
+		die("clock_gettime CLOCK_MONOTONIC");
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Routine lines go to stdout, flushed once per loop turn. */
+/* Routine lines go to stdout, flushed once per loop turn, or to syslog. */
 static void
 log_info(const char *fmt, ...)
 {
+	char line[512];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vprintf(fmt, ap);
+	if (use_syslog) {
+		vsnprintf(line, sizeof(line), fmt, ap);
+		syslog(LOG_INFO, "%s", line);
+	} else {
+		vprintf(fmt, ap);
+		putchar('\n');
+	}
 	va_end(ap);
-	putchar('\n');
 }
 
 /* Fault lines go to stderr, at most one a second per kind. */
@@ -141,6 +180,7 @@ log_fault(enum fault kind, const char *fmt, ...)
 {
 	struct fault_log *f = &faults[kind];
 	long long now = now_ms();
+	char line[512], more[64] = "";
 	va_list ap;
 
 	if (f->last != 0 && now - f->last < 1000) {
@@ -148,14 +188,17 @@ log_fault(enum fault kind, const char *fmt, ...)
 		return;
 	}
 	f->last = now;
-	fputs("timed: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
 	if (f->suppressed > 0)
-		fprintf(stderr, " (%lu similar suppressed)", f->suppressed);
-	fputc('\n', stderr);
+		snprintf(more, sizeof(more), " (%lu similar suppressed)",
+		    f->suppressed);
 	f->suppressed = 0;
+	if (use_syslog)
+		syslog(LOG_WARNING, "%s%s", line, more);
+	else
+		fprintf(stderr, "timed: %s%s\n", line, more);
 }
 
 /* Format an address as text, an IPv4-mapped IPv6 one as plain IPv4. */
@@ -202,7 +245,7 @@ set_nonblocking(int fd, const char *what)
 
 	if ((fl = fcntl(fd, F_GETFL)) == -1 ||
 	    fcntl(fd, F_SETFL, fl | O_NONBLOCK) == -1)
-		err(1, "fcntl O_NONBLOCK %s", what);
+		die("fcntl O_NONBLOCK %s", what);
 }
 
 /* Open, bind and (for TCP) listen on one address; warn and return -1 on failure. */
@@ -226,6 +269,11 @@ listen_on(const struct addrinfo *ai, int v6only, char *name, size_t namelen)
 	if (ai->ai_socktype == SOCK_STREAM &&
 	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1)
 		warn("setsockopt SO_REUSEADDR %s", name);
+#ifdef SO_REUSEPORT
+	if (reuse_port &&
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) == -1)
+		warn("setsockopt SO_REUSEPORT %s", name);
+#endif
 	if (bind(fd, ai->ai_addr, ai->ai_addrlen) == -1) {
 		warn("bind %s", name);
 		close(fd);
@@ -328,15 +376,15 @@ set_signals(void)
 	sa.sa_handler = on_quit;	/* no SA_RESTART: select() must wake */
 	if (sigaction(SIGTERM, &sa, NULL) == -1 ||
 	    sigaction(SIGINT, &sa, NULL) == -1)
-		err(1, "sigaction");
+		die("sigaction");
 	sa.sa_handler = on_stats;
 	if (sigaction(SIGUSR1, &sa, NULL) == -1)
-		err(1, "sigaction");
+		die("sigaction");
 	sa.sa_handler = SIG_IGN;
 	if (sigaction(SIGPIPE, &sa, NULL) == -1 ||
 	    sigaction(SIGHUP, &sa, NULL) == -1 ||
 	    sigaction(SIGALRM, &sa, NULL) == -1)
-		err(1, "sigaction");
+		die("sigaction");
 }
 
 /* The current time as wire bytes; logs and returns -1 if the clock is unset. */
@@ -346,7 +394,7 @@ current_time(unsigned char out[4])
 	struct timespec ts;
 
 	if (clock_gettime(CLOCK_REALTIME, &ts) == -1)
-		err(1, "clock_gettime");
+		die("clock_gettime CLOCK_REALTIME");
 	if (clock_is_set(&ts)) {
 		rfc868_encode(&ts, out);
 		return 0;
@@ -642,15 +690,16 @@ log_stats(void)
 	    served_tcp, served_udp, refused_udp, unsent, nconns);
 }
 
-/* The select() loop; returns when SIGTERM or SIGINT arrives. */
+/* The select() loop; returns on SIGTERM or SIGINT, or when -i is done. */
 static void
 serve(void)
 {
 	fd_set rfds;
 	struct timeval tv;
-	long long now, idle_since = now_ms();
+	long long now, idle_since, last_request;
 	int i, maxfd, busy;
 
+	idle_since = last_request = now_ms();
 	while (!quit_signal) {
 		if (stats_wanted) {
 			stats_wanted = 0;
@@ -658,20 +707,24 @@ serve(void)
 		}
 		now = now_ms();
 		conns_expire(now);
+		if (exit_when_idle && nconns == 0 &&
+		    (nlisteners == 0 || now - last_request >= INETD_IDLE_MS))
+			break;
 		if (spare_fd == -1)
 			spare_fd = open("/dev/null", O_RDONLY);
 		if (now - idle_since >= 1000) {
-			if (!quiet)
+			if (!quiet && !use_syslog)
 				log_info("still waiting");
 			idle_since = now;
 		}
 		maxfd = fill_fdset(&rfds, now);
 		tv = next_wakeup(idle_since, now);
 		fflush(stdout);
+		/* A signal landing just before select() waits one tick at most. */
 		if (select(maxfd + 1, &rfds, NULL, NULL, &tv) == -1) {
 			if (errno == EINTR)
 				continue;
-			err(1, "select");
+			die("select");
 		}
 		now = now_ms();
 		for (i = nconns - 1; i >= 0; i--)
@@ -687,7 +740,151 @@ serve(void)
 				busy += serve_udp(&listeners[i]);
 		}
 		if (busy)
-			idle_since = now;
+			idle_since = last_request = now;
+	}
+}
+
+/*
+ * Serve a socket opened by someone else (inetd, xinetd, systemd): a TCP
+ * listener, a UDP socket, or one TCP client connected already.
+ */
+static void
+adopt_socket(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len, sslen = sizeof(ss);
+	struct listener *l;
+	int type, listening = 0, port;
+	char host[INET6_ADDRSTRLEN];
+
+	len = sizeof(type);
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == -1)
+		die("descriptor %d: getsockopt SO_TYPE", fd);
+	if (fd >= FD_SETSIZE) {
+		errno = EMFILE;
+		die("descriptor %d: beyond FD_SETSIZE", fd);
+	}
+	len = sizeof(listening);
+	if (type == SOCK_STREAM &&
+	    getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) == -1)
+		die("descriptor %d: getsockopt SO_ACCEPTCONN", fd);
+	if (type == SOCK_STREAM && !listening) {
+		if (getpeername(fd, (struct sockaddr *)&ss, &sslen) == 0)
+			log_peer("connection", (struct sockaddr *)&ss);
+		if (tcp_reply(fd) == 0)
+			conn_keep(fd, now_ms());
+		exit_when_idle = 1;
+		return;
+	}
+	if (type != SOCK_STREAM && type != SOCK_DGRAM) {
+		errno = EPROTOTYPE;
+		die("descriptor %d", fd);
+	}
+	if (nlisteners == MAX_LISTENERS) {
+		errno = EMFILE;
+		die("descriptor %d: more than %d sockets", fd, MAX_LISTENERS);
+	}
+	if (getsockname(fd, (struct sockaddr *)&ss, &sslen) == -1)
+		die("descriptor %d: getsockname", fd);
+	l = &listeners[nlisteners++];
+	l->fd = fd;
+	l->type = type;
+	addr_text((struct sockaddr *)&ss, host, sizeof(host), &port);
+	l->port = port;
+	sockname_text((struct sockaddr *)&ss, l->name, sizeof(l->name));
+	set_nonblocking(fd, l->name);
+}
+
+/*
+ * Sockets passed by systemd socket activation (sd_listen_fds(3)): valid
+ * only when LISTEN_PID names this process.  Returns how many.
+ */
+static int
+adopt_systemd_sockets(void)
+{
+	const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
+	char *end;
+	long n, fd;
+
+	if (pid == NULL || fds == NULL ||
+	    strtol(pid, &end, 10) != (long)getpid() || *end != '\0')
+		return 0;
+	errno = 0;
+	n = strtol(fds, &end, 10);
+	if (*end != '\0' || n < 1 || n > MAX_LISTENERS) {
+		errno = EINVAL;
+		die("LISTEN_FDS=%s", fds);
+	}
+	/* Not for our children, nor read twice. */
+	unsetenv("LISTEN_PID");
+	unsetenv("LISTEN_FDS");
+	unsetenv("LISTEN_FDNAMES");
+	for (fd = SD_LISTEN_FDS_START; fd < SD_LISTEN_FDS_START + n; fd++)
+		adopt_socket((int)fd);
+	return (int)n;
+}
+
+/* Detach from the terminal; called once every socket is bound. */
+static void
+daemonize(void)
+{
+	int fd;
+
+	switch (fork()) {
+	case -1:
+		die("fork");
+		break;
+	case 0:
+		break;
+	default:
+		_exit(0);
+	}
+	if (setsid() == -1)
+		die("setsid");
+	if (chdir("/") == -1)
+		die("chdir /");
+	if ((fd = open("/dev/null", O_RDWR)) == -1)
+		die("/dev/null");
+	if (dup2(fd, STDIN_FILENO) == -1 || dup2(fd, STDOUT_FILENO) == -1 ||
+	    dup2(fd, STDERR_FILENO) == -1)
+		die("dup2 /dev/null");
+	if (fd > STDERR_FILENO)
+		close(fd);
+}
+
+static void
+pidfile_write(void)
+{
+	char buf[32];
+	int n;
+
+	n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+	if (write(pidfile_fd, buf, (size_t)n) != n)
+		die("write %s", pidfile);
+}
+
+/* Remove the pid file; if we may no longer (after -u), at least empty it. */
+static void
+pidfile_remove(void)
+{
+	if (unlink(pidfile) == -1 && ftruncate(pidfile_fd, 0) == -1)
+		log_fault(F_SEND, "%s: %s", pidfile, strerror(errno));
+	close(pidfile_fd);
+}
+
+/* Become uid/gid for good; failing that, refuse to serve at all. */
+static void
+drop_privileges(const char *user, uid_t uid, gid_t gid)
+{
+	if (setgroups(1, &gid) == -1)
+		die("setgroups %s", user);
+	if (setgid(gid) == -1)
+		die("setgid %s", user);
+	if (setuid(uid) == -1)
+		die("setuid %s", user);
+	if (uid != 0 && setuid(0) != -1) {
+		errno = EPERM;
+		die("setuid %s: root privileges could be regained", user);
 	}
 }
 
@@ -715,14 +912,34 @@ usage_error(const char *fmt, const char *arg)
 	exit(2);
 }
 
+/* In inetd mode descriptors 0-2 are the client's socket: keep only 0. */
+static void
+inetd_setup(void)
+{
+	int fd;
+
+	if ((fd = open("/dev/null", O_WRONLY)) == -1)
+		die("/dev/null");
+	if (dup2(fd, STDOUT_FILENO) == -1 || dup2(fd, STDERR_FILENO) == -1)
+		die("dup2 /dev/null");
+	if (fd > STDERR_FILENO)
+		close(fd);
+	adopt_socket(STDIN_FILENO);
+	exit_when_idle = 1;
+}
+
 int
 main(int argc, char *argv[])
 {
-	const char *host = NULL;
+	const char *host = NULL, *user = NULL;
 	char port[8] = DEFAULT_PORT;
-	int ch, family = AF_UNSPEC, tcp = 1, udp = 1, p, i;
+	struct passwd *pw;
+	uid_t uid = 0;
+	gid_t gid = 0;
+	int ch, family = AF_UNSPEC, tcp = 1, udp = 1, detach = 0, inetd = 0;
+	int p, i;
 
-	while ((ch = getopt(argc, argv, "46a:hp:qTUV")) != -1) {
+	while ((ch = getopt(argc, argv, "46a:dhiP:p:qrTUu:V")) != -1) {
 		switch (ch) {
 		case '4':
 		case '6':
@@ -735,9 +952,20 @@ main(int argc, char *argv[])
 				usage_error("%s", "-a: empty address");
 			host = optarg;
 			break;
+		case 'd':
+			detach = 1;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
+		case 'i':
+			inetd = 1;
+			break;
+		case 'P':
+			if (*optarg == '\0')
+				usage_error("%s", "-P: empty file name");
+			pidfile = optarg;
+			break;
 		case 'p':
 			if ((p = parse_port(optarg)) == -1)
 				usage_error("-p %s: not a port number (1-65535) "
@@ -747,12 +975,25 @@ main(int argc, char *argv[])
 		case 'q':
 			quiet = 1;
 			break;
+		case 'r':
+#ifndef SO_REUSEPORT
+			usage_error("%s", "-r: no SO_REUSEPORT on this system");
+#endif
+			reuse_port = 1;
+			break;
 		case 'T':
 		case 'U':
 			if (!tcp || !udp)
 				usage_error("%s", "-T and -U exclude each other");
 			tcp = ch == 'T';
 			udp = ch == 'U';
+			break;
+		case 'u':
+			if ((pw = getpwnam(optarg)) == NULL)
+				usage_error("-u %s: no such user", optarg);
+			user = optarg;
+			uid = pw->pw_uid;
+			gid = pw->pw_gid;
 			break;
 		case 'V':
 			printf("timed %s\n", VERSION);
@@ -764,17 +1005,41 @@ main(int argc, char *argv[])
 	}
 	if (optind < argc)
 		usage_error("unexpected argument: %s", argv[optind]);
+	if (detach && inetd)
+		usage_error("%s", "-d and -i exclude each other");
+	/* -d changes directory to /, where a relative name means another file. */
+	if (detach && pidfile != NULL && *pidfile != '/')
+		usage_error("-P %s: not an absolute path", pidfile);
 
+	if (detach || inetd) {
+		use_syslog = 1;
+		openlog("timed", LOG_PID | LOG_NDELAY, LOG_DAEMON);
+	}
 	set_signals();
-	if (tcp && listen_all(host, port, family, SOCK_STREAM) == 0)
-		return 1;
-	if (udp && listen_all(host, port, family, SOCK_DGRAM) == 0)
-		return 1;
+	if (inetd)
+		inetd_setup();
+	else if (adopt_systemd_sockets() == 0) {
+		if (tcp && listen_all(host, port, family, SOCK_STREAM) == 0)
+			return 1;
+		if (udp && listen_all(host, port, family, SOCK_DGRAM) == 0)
+			return 1;
+	}
+	if (pidfile != NULL && (pidfile_fd = open(pidfile,
+	    O_WRONLY | O_CREAT | O_TRUNC, 0644)) == -1)
+		die("%s", pidfile);
+	if (detach)
+		daemonize();
+	if (pidfile != NULL)
+		pidfile_write();
+	if (user != NULL)
+		drop_privileges(user, uid, gid);
 	if ((spare_fd = open("/dev/null", O_RDONLY)) == -1)
-		err(1, "/dev/null");
+		die("/dev/null");
 	/* One write(2) per loop turn, not one per line, even on a terminal. */
-	setvbuf(stdout, NULL, _IOFBF, BUFSIZ);
-	log_listening();
+	if (setvbuf(stdout, NULL, _IOFBF, BUFSIZ) != 0)
+		die("setvbuf");
+	if (nlisteners > 0)
+		log_listening();
 
 	serve();
 
@@ -782,7 +1047,10 @@ main(int argc, char *argv[])
 		close(listeners[i].fd);
 	while (nconns > 0)
 		conn_close(nconns - 1);
-	log_info("exiting");
+	if (pidfile != NULL)
+		pidfile_remove();
+	if (!exit_when_idle || quit_signal)
+		log_info("exiting");
 	fflush(stdout);
 	return 0;
 }
