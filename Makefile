@@ -17,7 +17,17 @@ tests/unit: tests/unit.c timed.c
 test: timed tests/unit
 	tests/run.sh
 
+install: timed
+	mkdir -p $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(MANPREFIX)/man8
+	cp -f timed $(DESTDIR)$(PREFIX)/sbin/timed
+	chmod 755 $(DESTDIR)$(PREFIX)/sbin/timed
+	cp -f timed.8 $(DESTDIR)$(MANPREFIX)/man8/timed.8
+	chmod 644 $(DESTDIR)$(MANPREFIX)/man8/timed.8
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/sbin/timed $(DESTDIR)$(MANPREFIX)/man8/timed.8
+
 clean:
 	rm -f timed tests/unit
 
-.PHONY: all test clean
+.PHONY: all test install uninstall clean
