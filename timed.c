@@ -97,7 +97,7 @@ static unsigned long served_tcp, served_udp, refused_udp, unsent;
 static void
 usage(FILE *f)
 {
-	fprintf(f, "usage: timed [-46dhiqrTUV] [-a address] [-P pidfile] "
+	(void)fprintf(f, "usage: timed [-46dhiqrTUV] [-a address] [-P pidfile] "
 	    "[-p port] [-u user]\n");
 }
 
@@ -113,12 +113,12 @@ die(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(what, sizeof(what), fmt, ap);
+	(void)vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
 	if (use_syslog)
 		syslog(LOG_ERR, "%s: %s", what, strerror(e));
 	else
-		fprintf(stderr, "timed: %s: %s\n", what, strerror(e));
+		(void)fprintf(stderr, "timed: %s: %s\n", what, strerror(e));
 	exit(1);
 }
 
@@ -165,7 +165,7 @@ log_info(const char *fmt, ...)
 
 	va_start(ap, fmt);
 	if (use_syslog) {
-		vsnprintf(line, sizeof(line), fmt, ap);
+		(void)vsnprintf(line, sizeof(line), fmt, ap);
 		syslog(LOG_INFO, "%s", line);
 	} else {
 		vprintf(fmt, ap);
@@ -189,16 +189,16 @@ log_fault(enum fault kind, const char *fmt, ...)
 	}
 	f->last = now;
 	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
+	(void)vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
 	if (f->suppressed > 0)
-		snprintf(more, sizeof(more), " (%lu similar suppressed)",
+		(void)snprintf(more, sizeof(more), " (%lu similar suppressed)",
 		    f->suppressed);
 	f->suppressed = 0;
 	if (use_syslog)
 		syslog(LOG_WARNING, "%s%s", line, more);
 	else
-		fprintf(stderr, "timed: %s%s\n", line, more);
+		(void)fprintf(stderr, "timed: %s%s\n", line, more);
 }
 
 /* Format an address as text, an IPv4-mapped IPv6 one as plain IPv4. */
@@ -221,7 +221,7 @@ addr_text(const struct sockaddr *sa, char *host, size_t hostlen, int *port)
 		} else
 			inet_ntop(AF_INET6, &sin6->sin6_addr, host, hostlen);
 	} else
-		snprintf(host, hostlen, "?");
+		(void)snprintf(host, hostlen, "?");
 }
 
 /* "[::]:37" or "127.0.0.1:37", for messages about our own sockets. */
@@ -233,9 +233,9 @@ sockname_text(const struct sockaddr *sa, char *buf, size_t len)
 
 	addr_text(sa, host, sizeof(host), &port);
 	if (sa->sa_family == AF_INET6 && strchr(host, ':') != NULL)
-		snprintf(buf, len, "[%s]:%d", host, port);
+		(void)snprintf(buf, len, "[%s]:%d", host, port);
 	else
-		snprintf(buf, len, "%s:%d", host, port);
+		(void)snprintf(buf, len, "%s:%d", host, port);
 }
 
 static void
@@ -325,7 +325,7 @@ listen_all(const char *host, const char *port, int family, int socktype)
 			continue;
 		l->fd = fd;
 		l->type = socktype;
-		l->port = atoi(port);
+		l->port = (int)strtol(port, NULL, 10);	/* made by parse_port */
 		nlisteners++;
 		n++;
 	}
@@ -719,7 +719,7 @@ serve(void)
 		}
 		maxfd = fill_fdset(&rfds, now);
 		tv = next_wakeup(idle_since, now);
-		fflush(stdout);
+		(void)fflush(stdout);
 		/* A signal landing just before select() waits one tick at most. */
 		if (select(maxfd + 1, &rfds, NULL, NULL, &tv) == -1) {
 			if (errno == EINTR)
@@ -905,9 +905,9 @@ log_listening(void)
 static void
 usage_error(const char *fmt, const char *arg)
 {
-	fputs("timed: ", stderr);
-	fprintf(stderr, fmt, arg);
-	fputc('\n', stderr);
+	(void)fputs("timed: ", stderr);
+	(void)fprintf(stderr, fmt, arg);
+	(void)fputc('\n', stderr);
 	usage(stderr);
 	exit(2);
 }
@@ -970,7 +970,7 @@ main(int argc, char *argv[])
 			if ((p = parse_port(optarg)) == -1)
 				usage_error("-p %s: not a port number (1-65535) "
 				    "or service name", optarg);
-			snprintf(port, sizeof(port), "%d", p);
+			(void)snprintf(port, sizeof(port), "%d", p);
 			break;
 		case 'q':
 			quiet = 1;
@@ -1051,6 +1051,6 @@ main(int argc, char *argv[])
 		pidfile_remove();
 	if (!exit_when_idle || quit_signal)
 		log_info("exiting");
-	fflush(stdout);
+	(void)fflush(stdout);
 	return 0;
 }
