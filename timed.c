@@ -824,19 +824,36 @@ adopt_systemd_sockets(void)
 	return (int)n;
 }
 
-/* Detach from the terminal; called once every socket is bound. */
+static void
+pidfile_write(pid_t pid)
+{
+	char buf[32];
+	int n;
+
+	n = snprintf(buf, sizeof(buf), "%ld\n", (long)pid);
+	if (n < 0 || write(pidfile_fd, buf, (size_t)n) != n)
+		die("write %s", pidfile);
+}
+
+/*
+ * Detach from the terminal; called once every socket is bound.  The parent
+ * writes the pid file, so that it is complete when the command returns.
+ */
 static void
 daemonize(void)
 {
+	pid_t pid;
 	int fd;
 
-	switch (fork()) {
+	switch (pid = fork()) {
 	case -1:
 		die("fork");
 		break;
 	case 0:
 		break;
 	default:
+		if (pidfile != NULL)
+			pidfile_write(pid);
 		_exit(0);
 	}
 	if (setsid() == -1)
@@ -850,17 +867,6 @@ daemonize(void)
 		die("dup2 /dev/null");
 	if (fd > STDERR_FILENO)
 		close(fd);
-}
-
-static void
-pidfile_write(void)
-{
-	char buf[32];
-	int n;
-
-	n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
-	if (write(pidfile_fd, buf, (size_t)n) != n)
-		die("write %s", pidfile);
 }
 
 /* Remove the pid file; if we may no longer (after -u), at least empty it. */
@@ -1011,7 +1017,7 @@ main(int argc, char *argv[])
 	if (detach && pidfile != NULL && *pidfile != '/')
 		usage_error("-P %s: not an absolute path", pidfile);
 
-	if (detach || inetd) {
+	if (inetd) {
 		use_syslog = 1;
 		openlog("timed", LOG_PID | LOG_NDELAY, LOG_DAEMON);
 	}
@@ -1027,12 +1033,15 @@ main(int argc, char *argv[])
 	if (pidfile != NULL && (pidfile_fd = open(pidfile,
 	    O_WRONLY | O_CREAT | O_TRUNC, 0644)) == -1)
 		die("%s", pidfile);
-	if (detach)
-		daemonize();
-	if (pidfile != NULL)
-		pidfile_write();
 	if (user != NULL)
 		drop_privileges(user, uid, gid);
+	/* Every failure so far reached the terminal; from here on, syslog. */
+	if (detach) {
+		daemonize();
+		use_syslog = 1;
+		openlog("timed", LOG_PID | LOG_NDELAY, LOG_DAEMON);
+	} else if (pidfile != NULL)
+		pidfile_write(getpid());
 	if ((spare_fd = open("/dev/null", O_RDONLY)) == -1)
 		die("/dev/null");
 	/* One write(2) per loop turn, not one per line, even on a terminal. */
