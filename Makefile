@@ -5,6 +5,9 @@ CFLAGS = -std=c99 -pedantic -Wall -Wextra -O2
 LDFLAGS =
 PREFIX = /usr/local
 MANPREFIX = $(PREFIX)/share/man
+# make check: AddressSanitizer and UndefinedBehaviorSanitizer, fatal at once.
+SANFLAGS = -std=c99 -pedantic -Wall -Wextra -g -O1 -fno-omit-frame-pointer \
+	-fsanitize=address,undefined -fno-sanitize-recover=all
 
 all: timed
 
@@ -17,6 +20,19 @@ tests/unit: tests/unit.c timed.c
 test: timed tests/unit
 	tests/run.sh
 
+timed-asan: timed.c
+	$(CC) $(SANFLAGS) $(LDFLAGS) -o $@ timed.c
+
+tests/unit-asan: tests/unit.c timed.c
+	$(CC) $(SANFLAGS) $(LDFLAGS) -o $@ tests/unit.c
+
+# Warnings as errors and static analysis, then the whole suite under the
+# sanitizers and under valgrind.
+check: timed tests/unit timed-asan tests/unit-asan
+	tests/check.sh
+	UNIT=tests/unit-asan TIMED=./timed-asan tests/run.sh
+	UNIT="tests/valgrind.sh unit" TIMED=tests/valgrind.sh tests/run.sh
+
 install: timed
 	mkdir -p $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(MANPREFIX)/man8
 	cp -f timed $(DESTDIR)$(PREFIX)/sbin/timed
@@ -28,6 +44,6 @@ uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/sbin/timed $(DESTDIR)$(MANPREFIX)/man8/timed.8
 
 clean:
-	rm -f timed tests/unit
+	rm -f timed tests/unit timed-asan tests/unit-asan
 
-.PHONY: all test install uninstall clean
+.PHONY: all test check install uninstall clean

@@ -1,0 +1,12 @@
+#!/bin/sh
+# valgrind.sh: run timed (or, as "valgrind.sh unit", the unit tests) under
+# valgrind's memcheck for `make check`.  Any error makes the process exit 99,
+# which the tests then see as a wrong exit status.
+top=$(dirname "$0")/..
+prog=$top/timed
+if [ "${1:-}" = unit ]; then
+	prog=$top/tests/unit
+	shift
+fi
+exec valgrind -q --error-exitcode=99 --leak-check=full \
+	--errors-for-leak-kinds=definite "$prog" "$@"
