@@ -1,7 +1,7 @@
 /*
  * timed: an RFC 868 ("Time Protocol") server over TCP and UDP.
  *
- * One process, one select() loop.  A TCP client gets the 32-bit count of
+ * One process, one pselect() loop.  A TCP client gets the 32-bit count of
  * seconds since 1900-01-01 00:00 UTC, big-endian, and the connection is then
  * closed the RFC 868 way: the client first.  A UDP datagram gets the same
  * four bytes back.  See timed.8; ISC licence in LICENSE.
@@ -47,6 +47,7 @@
 #define PAUSE_MS	100	/* accept() pause when no descriptor is left */
 #define INETD_IDLE_MS	2000	/* -i on a UDP socket: exit after this quiet */
 #define SD_LISTEN_FDS_START 3	/* systemd's first passed descriptor */
+#define LOG_BUFSIZE	65536	/* log lines held while stdout is slow */
 
 #ifndef MSG_NOSIGNAL
 #define MSG_NOSIGNAL	0	/* BSD and macOS: SIGPIPE is ignored instead */
@@ -78,6 +79,7 @@ struct fault_log {
 
 static volatile sig_atomic_t quit_signal;
 static volatile sig_atomic_t stats_wanted;
+static sigset_t wait_mask;	/* pselect()'s: the signals we act on unblocked */
 
 static struct listener listeners[MAX_LISTENERS];
 static int nlisteners;
@@ -86,6 +88,9 @@ static int nconns;
 static struct fault_log faults[F_MAX];
 static int quiet;
 static int use_syslog;		/* -d and -i: stdout is not ours to write */
+static char logbuf[LOG_BUFSIZE];	/* routine lines not yet written */
+static size_t loglen;
+static unsigned long log_dropped;	/* lines lost to a stalled stdout */
 static int reuse_port;		/* -r */
 static int exit_when_idle;	/* -i, or one connection handed over */
 static int pidfile_fd = -1;
@@ -156,22 +161,64 @@ now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Routine lines go to stdout, flushed once per loop turn, or to syslog. */
+/*
+ * Routine lines go to syslog, or to a buffer that log_flush() writes to
+ * stdout once per loop turn; when it is full, lines are dropped and counted.
+ */
 static void
 log_info(const char *fmt, ...)
 {
 	char line[512];
+	size_t room = sizeof(logbuf) - loglen;
 	va_list ap;
+	int n;
 
 	va_start(ap, fmt);
 	if (use_syslog) {
 		(void)vsnprintf(line, sizeof(line), fmt, ap);
 		syslog(LOG_INFO, "%s", line);
 	} else {
-		vprintf(fmt, ap);
-		putchar('\n');
+		n = vsnprintf(logbuf + loglen, room, fmt, ap);
+		if (n >= 0 && (size_t)n + 1 < room) {
+			logbuf[loglen + (size_t)n] = '\n';
+			loglen += (size_t)n + 1;
+		} else
+			log_dropped++;
 	}
 	va_end(ap);
+}
+
+/*
+ * Write the buffered lines.  Where stdout is a pipe or socket it is
+ * non-blocking (see main), so a reader that stalls costs log lines, not
+ * service; what cannot be written now waits for the next turn.
+ */
+static void
+log_flush(void)
+{
+	unsigned long dropped = log_dropped;
+	ssize_t n;
+
+	/* Lines are dropped only once the buffer is full: this goes after. */
+	if (dropped > 0 && sizeof(logbuf) - loglen >= 128) {
+		log_dropped = 0;
+		log_info("%lu log lines dropped: standard output was not "
+		    "being read", dropped);
+	}
+	while (loglen > 0) {
+		n = write(STDOUT_FILENO, logbuf, loglen);
+		if (n > 0) {
+			memmove(logbuf, logbuf + n, loglen - (size_t)n);
+			loglen -= (size_t)n;
+		} else if (n == -1 && errno == EINTR)
+			continue;
+		else {
+			/* EAGAIN: try next turn; anything else: no one reads. */
+			if (n == -1 && errno != EAGAIN && errno != EWOULDBLOCK)
+				loglen = 0;
+			return;
+		}
+	}
 }
 
 /* Fault lines go to stderr, at most one a second per kind. */
@@ -370,10 +417,24 @@ static void
 set_signals(void)
 {
 	struct sigaction sa;
+	sigset_t acted_on;
 
 	memset(&sa, 0, sizeof(sa));
 	sigemptyset(&sa.sa_mask);
-	sa.sa_handler = on_quit;	/* no SA_RESTART: select() must wake */
+	/*
+	 * The signals we act on stay blocked but inside pselect(), so one
+	 * cannot land between the loop's check of its flag and the wait.
+	 */
+	sigemptyset(&acted_on);
+	sigaddset(&acted_on, SIGTERM);
+	sigaddset(&acted_on, SIGINT);
+	sigaddset(&acted_on, SIGUSR1);
+	if (sigprocmask(SIG_BLOCK, &acted_on, &wait_mask) == -1)
+		die("sigprocmask");
+	sigdelset(&wait_mask, SIGTERM);
+	sigdelset(&wait_mask, SIGINT);
+	sigdelset(&wait_mask, SIGUSR1);
+	sa.sa_handler = on_quit;
 	if (sigaction(SIGTERM, &sa, NULL) == -1 ||
 	    sigaction(SIGINT, &sa, NULL) == -1)
 		die("sigaction");
@@ -466,12 +527,15 @@ tcp_reply(int fd)
 		close(fd);
 		return -1;
 	}
-	if (send(fd, t, sizeof(t), MSG_NOSIGNAL | MSG_DONTWAIT) != sizeof(t) ||
-	    shutdown(fd, SHUT_WR) == -1) {
+	if (send(fd, t, sizeof(t), MSG_NOSIGNAL | MSG_DONTWAIT) != sizeof(t)) {
 		close(fd);	/* reset by the client already */
 		return -1;
 	}
 	served_tcp++;
+	if (shutdown(fd, SHUT_WR) == -1) {
+		close(fd);	/* answered, and the client has gone since */
+		return -1;
+	}
 	return 0;
 }
 
@@ -663,10 +727,10 @@ fill_fdset(fd_set *rfds, long long now)
 }
 
 /* How long select() may sleep: until the next tick, deadline or unpause. */
-static struct timeval
+static struct timespec
 next_wakeup(long long idle_since, long long now)
 {
-	struct timeval tv;
+	struct timespec ts;
 	long long wake = idle_since + 1000;
 	int i;
 
@@ -677,9 +741,9 @@ next_wakeup(long long idle_since, long long now)
 		wake = accept_paused_until;
 	if (wake < now)
 		wake = now;
-	tv.tv_sec = (time_t)((wake - now) / 1000);
-	tv.tv_usec = (suseconds_t)((wake - now) % 1000 * 1000);
-	return tv;
+	ts.tv_sec = (time_t)((wake - now) / 1000);
+	ts.tv_nsec = (long)((wake - now) % 1000 * 1000000);
+	return ts;
 }
 
 static void
@@ -695,7 +759,7 @@ static void
 serve(void)
 {
 	fd_set rfds;
-	struct timeval tv;
+	struct timespec ts;
 	long long now, idle_since, last_request;
 	int i, maxfd, busy;
 
@@ -718,13 +782,12 @@ serve(void)
 			idle_since = now;
 		}
 		maxfd = fill_fdset(&rfds, now);
-		tv = next_wakeup(idle_since, now);
-		(void)fflush(stdout);
-		/* A signal landing just before select() waits one tick at most. */
-		if (select(maxfd + 1, &rfds, NULL, NULL, &tv) == -1) {
+		ts = next_wakeup(idle_since, now);
+		log_flush();
+		if (pselect(maxfd + 1, &rfds, NULL, NULL, &ts, &wait_mask) == -1) {
 			if (errno == EINTR)
 				continue;
-			die("select");
+			die("pselect");
 		}
 		now = now_ms();
 		for (i = nconns - 1; i >= 0; i--)
@@ -918,6 +981,22 @@ usage_error(const char *fmt, const char *arg)
 	exit(2);
 }
 
+/*
+ * A log reader that stops reading must not stop the server.  Only a pipe or
+ * socket is made non-blocking: a terminal's flags are shared with the
+ * shell, and a file never blocks for long.
+ */
+static void
+nonblocking_stdout(void)
+{
+	struct stat st;
+
+	if (use_syslog || fstat(STDOUT_FILENO, &st) == -1)
+		return;
+	if (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode))
+		set_nonblocking(STDOUT_FILENO, "standard output");
+}
+
 /* In inetd mode descriptors 0-2 are the client's socket: keep only 0. */
 static void
 inetd_setup(void)
@@ -1044,9 +1123,7 @@ main(int argc, char *argv[])
 		pidfile_write(getpid());
 	if ((spare_fd = open("/dev/null", O_RDONLY)) == -1)
 		die("/dev/null");
-	/* One write(2) per loop turn, not one per line, even on a terminal. */
-	if (setvbuf(stdout, NULL, _IOFBF, BUFSIZ) != 0)
-		die("setvbuf");
+	nonblocking_stdout();
 	if (nlisteners > 0)
 		log_listening();
 
@@ -1060,6 +1137,6 @@ main(int argc, char *argv[])
 		pidfile_remove();
 	if (!exit_when_idle || quit_signal)
 		log_info("exiting");
-	(void)fflush(stdout);
+	log_flush();
 	return 0;
 }
