@@ -26,12 +26,21 @@ timed-asan: timed.c
 tests/unit-asan: tests/unit.c timed.c
 	$(CC) $(SANFLAGS) $(LDFLAGS) -o $@ tests/unit.c
 
+# The adversarial battery: about 2 minutes, some cases need root.
+stress: timed
+	CC='$(CC)' tests/stress/run.sh
+
+# Side by side with OpenBSD inetd, xinetd and a naive server; needs root.
+bench: timed
+	tests/bench/run.sh
+
 # Warnings as errors and static analysis, then the whole suite under the
 # sanitizers and under valgrind.
 check: timed tests/unit timed-asan tests/unit-asan
 	tests/check.sh
 	UNIT=tests/unit-asan TIMED=./timed-asan tests/run.sh
-	UNIT="tests/valgrind.sh unit" TIMED=tests/valgrind.sh tests/run.sh
+	TIMED_BIN="$$(pwd)/timed" UNIT="tests/valgrind.sh unit" \
+	    TIMED=tests/valgrind.sh tests/run.sh
 
 install: timed
 	mkdir -p $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(MANPREFIX)/man8
@@ -46,4 +55,4 @@ uninstall:
 clean:
 	rm -f timed tests/unit timed-asan tests/unit-asan
 
-.PHONY: all test check install uninstall clean
+.PHONY: all test stress bench check install uninstall clean

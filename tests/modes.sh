@@ -3,7 +3,10 @@
 # modes.sh: tests for timed the way it runs in production: make install
 # and uninstall, daemon mode (-d, -P), dropping privileges (-u), inetd
 # mode (-i) under xinetd and OpenBSD inetd, systemd socket activation,
-# port sharing (-r), and builds with gcc, clang and musl.
+# port sharing (-r), and builds with gcc, clang and musl.  The inetd,
+# xinetd and systemd configurations are those in timed.8's EXAMPLES, as
+# written but for the path of timed and the port, and README.md must
+# carry the same text.
 #
 # Run after make, from anywhere: tests/modes.sh.  TIMED names the binary
 # (default: timed at the top of the tree).  Prints one line per case and
@@ -493,8 +496,10 @@ daemon_pidfile() {
 	daemon d "$bin" -d -a 127.0.0.1 -p @PORT@ -P @PIDFILE@
 	[ "$status" -eq 0 ] || fail "timed -d exited $status" || return
 	[ -n "$dpid" ] || fail "pid file empty after 2 s" || return
-	read -r comm 2>/dev/null <"/proc/$dpid/comm"
-	[ "$comm" = timed ] || fail "pid file says $dpid, which is '$comm'" ||
+	# The command line, not the name: make check runs timed under valgrind.
+	comm=$(tr '\0' ' ' 2>/dev/null <"/proc/$dpid/cmdline")
+	[[ $comm == *"timed -d "* ]] ||
+	    fail "pid file says $dpid, which is '$comm'" ||
 	    return
 	ppid=$(stat_field "$dpid" 1)
 	sid=$(stat_field "$dpid" 3)
@@ -723,6 +728,88 @@ user_not_root_port37() {
 	    "$tmp/p37.err" || fail "stderr: '$(first_line "$tmp/p37.err")'"
 }
 
+# --- the examples in timed.8 -----------------------------------------
+
+# The configurations in the EXAMPLES section of timed.8 are run as
+# written: each is taken from the page, and only the path of timed (the
+# one make install gives it) and the port are changed.  README.md must
+# carry the same text.  Each is known by the line just above its display.
+EXAMPLE_BIN=/usr/local/sbin/timed
+EX_INETD='.Pq OpenBSD inetd :'
+EX_XINETD='.Cm id :'
+EX_SOCKET='.Pa timed.socket :'
+EX_SERVICE='.Pa timed.service :'
+
+# example AFTER FILE: write to FILE the .Bd -literal display right after
+# the line AFTER in the EXAMPLES section of timed.8.  A roff escape or
+# request inside it fails the case, as this is no roff renderer.
+example() {
+	local err
+	err=$(awk -v after="$1" '
+	/^\.Sh / { if (body) exit; ex = $0 == ".Sh EXAMPLES"; next }
+	!ex { next }
+	body && $0 == ".Ed" { done = 1; exit }
+	body && (/\\/ || /^[.\047]/) { bad = $0; exit }
+	body { print; next }
+	armed && /^\.Bd -literal/ { body = 1; next }
+	{ armed = $0 == after }
+	END {
+		if (bad != "")
+			print "roff in the display after \"" after "\": " \
+			    bad >"/dev/stderr"
+		else if (!done)
+			print "no .Bd -literal display right after \"" after \
+			    "\" in EXAMPLES" >"/dev/stderr"
+		else
+			exit 0
+		exit 1
+	}' "$top/timed.8" 2>&1 >"$2") || fail "timed.8: ${err:-awk failed}"
+}
+
+# readme_same AFTER: README.md has, as an indented code block, the
+# display after AFTER in timed.8, line for line but for indentation.
+readme_same() {
+	local err
+	example "$1" "$tmp/ex" || return
+	err=$(awk -v wantfile="$tmp/ex" -v after="$1" '
+	function strip(s) { sub(/^[ \t]+/, "", s); return s }
+	function end_block() {
+		if (inblock && cur == want)
+			found = 1
+		inblock = 0
+		cur = pend = ""
+	}
+	BEGIN {
+		while ((getline l <wantfile) > 0)
+			want = want strip(l) "\n"
+		blank = 1
+	}
+	{ seen[strip($0)] = 1 }
+	/^[ \t]*$/ { if (inblock) pend = pend "\n"; blank = 1; next }
+	/^(    |\t)/ && (inblock || blank) {
+		inblock = 1
+		cur = cur pend strip($0) "\n"
+		pend = ""
+		next
+	}
+	{ end_block(); blank = 0 }
+	END {
+		end_block()
+		if (found)
+			exit 0
+		n = split(want, w, "\n")
+		for (i = 1; i < n; i++)
+			if (!(w[i] in seen)) {
+				print "README.md lacks \"" w[i] "\" (timed.8, after \"" \
+				    after "\")"
+				exit 1
+			}
+		print "README.md has no code block equal to the display after \"" \
+		    after "\" in timed.8"
+		exit 1
+	}' "$top/README.md" 2>&1) || fail "${err:-awk failed}"
+}
+
 # --- inetd mode ------------------------------------------------------
 
 # find_inetd NAME: the path of xinetd or OpenBSD inetd, from MODES_DEBS
@@ -747,46 +834,34 @@ find_inetd() {
 	return "$SKIP"
 }
 
-# xinetd_conf PORT: two services running "timed -i" as nobody, TCP and
-# UDP, as the stanza in timed.8 but on 127.0.0.1:PORT.
+# xinetd_conf PORT: the xinetd services of timed.8 as written, but with
+# $bin for /usr/local/sbin/timed and on 127.0.0.1:PORT: port, bind and
+# type UNLISTED (a service off its /etc/services port needs it) added.
 xinetd_conf() {
-	cat >"$tmp/xinetd.conf" <<EOF
-defaults
-{
-	log_type	= FILE $tmp/xi.log
+	local err
+	example "$EX_XINETD" "$tmp/xinetd.ex" || return
+	err=$(awk -v port="$1" -v from="$EXAMPLE_BIN" -v to="$bin" '
+	/^[ \t]*server[ \t]*=/ && (i = index($0, from)) {
+		$0 = substr($0, 1, i - 1) to substr($0, i + length(from))
+		servers++
+	}
+	{ print }
+	/^[ \t]*\{[ \t]*$/ {
+		print "\ttype = UNLISTED\n\tport = " port "\n\tbind = 127.0.0.1"
+		services++
+	}
+	END {
+		if (services && servers == services)
+			exit 0
+		print services + 0 " services, " servers + 0 " with server = " \
+		    from >"/dev/stderr"
+		exit 1
+	}' "$tmp/xinetd.ex" 2>&1 >"$tmp/xinetd.conf") ||
+	    fail "timed.8's xinetd example: $err"
 }
 
-service time
-{
-	id		= time-stream
-	type		= UNLISTED
-	port		= $1
-	bind		= 127.0.0.1
-	socket_type	= stream
-	protocol	= tcp
-	wait		= no
-	user		= nobody
-	server		= $bin
-	server_args	= -i
-}
-
-service time
-{
-	id		= time-dgram
-	type		= UNLISTED
-	port		= $1
-	bind		= 127.0.0.1
-	socket_type	= dgram
-	protocol	= udp
-	wait		= yes
-	user		= nobody
-	server		= $bin
-	server_args	= -i
-}
-EOF
-}
-
-# start_xinetd: xinetd in the foreground on a free port, TCP and UDP up.
+# start_xinetd: xinetd in the foreground on a free port, TCP and UDP up;
+# it logs to xi.log (there is no defaults section to say so).
 start_xinetd() {
 	local i
 	need_root || return
@@ -794,7 +869,7 @@ start_xinetd() {
 	find_inetd xinetd || return
 	prepare=xinetd_conf
 	launch xi tcp "$inetd_bin" -dontfork -f "$tmp/xinetd.conf" \
-	    -pidfile "$tmp/xinetd.pid"
+	    -pidfile "$tmp/xinetd.pid" -filelog "$tmp/xi.log"
 	i=$?
 	prepare=""
 	[ "$i" -eq 0 ] || return "$i"
@@ -862,13 +937,27 @@ inetd_udp_idle() {
 	    fail "exited $t ms after the request, want about 2000"
 }
 
-# inetd_conf PORT: OpenBSD inetd lines running "timed -i" as nobody, as
-# those in timed.8 but on 127.0.0.1:PORT.
+# inetd_conf PORT: the inetd.conf lines of timed.8 as written, but with
+# 127.0.0.1:PORT for the service time and $bin for /usr/local/sbin/timed.
 inetd_conf() {
-	cat >"$tmp/inetd.conf" <<EOF
-127.0.0.1:$1	stream	tcp	nowait	nobody	$bin	timed -i
-127.0.0.1:$1	dgram	udp	wait	nobody	$bin	timed -i
-EOF
+	local err
+	example "$EX_INETD" "$tmp/inetd.ex" || return
+	err=$(awk -v port="$1" -v from="$EXAMPLE_BIN" -v to="$bin" '
+	/^[ \t]*(#|$)/ { print; next }
+	!/^time[ \t]/ || !(i = index($0, from)) { bad = $0; exit }
+	{
+		print "127.0.0.1:" port substr($0, 5, i - 5) to \
+		    substr($0, i + length(from))
+		n++
+	}
+	END {
+		if (bad == "" && n)
+			exit 0
+		print "want \"time ... " from " ...\", got \"" bad "\"" \
+		    >"/dev/stderr"
+		exit 1
+	}' "$tmp/inetd.ex" 2>&1 >"$tmp/inetd.conf") ||
+	    fail "timed.8's inetd.conf lines: $err"
 }
 
 start_inetd() {
@@ -940,18 +1029,86 @@ sd_accept() {
 	done
 }
 
-# ListenStream= and ListenDatagram= on one port, as timed.socket has
-# them, and the service running as nobody (User=, DynamicUser=): a stand-
-# in for systemd, as systemd-socket-activate cannot mix the two.
-sd_both() {
-	local run=("$bin")
+# units DIR: timed.socket and timed.service of timed.8 in DIR, as written
+# but with $bin in ExecStart=, as systemd-analyze verify wants it to exist.
+units() {
+	mkdir -p "$1" || return
+	example "$EX_SOCKET" "$1/timed.socket" || return
+	example "$EX_SERVICE" "$tmp/service.ex" || return
+	awk -v from="ExecStart=$EXAMPLE_BIN" -v to="ExecStart=$bin" '
+	index($0, from) == 1 { $0 = to substr($0, length(from) + 1); n++ }
+	{ print }
+	END { exit !n }' "$tmp/service.ex" >"$1/timed.service" ||
+	    fail "timed.8's timed.service has no ExecStart=$EXAMPLE_BIN"
+}
+
+# verify [OPTION...]: systemd-analyze verify on the units, which must
+# exit 0 and say nothing about them.
+verify() {
+	local said
+	units "$tmp/units" || return
+	timeout 60 systemd-analyze verify "$@" "$tmp/units/timed.socket" \
+	    "$tmp/units/timed.service" >"$tmp/verify.out" 2>&1
+	status=$?
+	said=$(grep -E 'timed\.(socket|service)' "$tmp/verify.out" | head -n 1)
+	[ -z "$said" ] || fail "${said//"$tmp/units/"/}" || return
+	[ "$status" -eq 0 ] ||
+	    fail "exited $status: $(first_line "$tmp/verify.out")"
+}
+
+sd_verify() {
+	need systemd-analyze || return
+	verify --man=no
+}
+
+# Documentation=man:timed(8) is this page: man(1) sees only it.
+sd_verify_man() {
+	need systemd-analyze man || return
+	mkdir -p "$tmp/man/man8" && cp "$top/timed.8" "$tmp/man/man8/" ||
+	    fail "cannot copy timed.8" || return
+	MANPATH=$tmp/man verify --man=yes
+}
+
+# unit_cmd: ExecStart= of timed.8's timed.service, with $bin for
+# /usr/local/sbin/timed, in unit_cmd, once timed.8's timed.socket is
+# found to ask for no more than the stand-in for systemd does: a TCP
+# listener and a UDP socket on one port.
+unit_cmd=()
+unit_cmd() {
+	local socket port exec
+	example "$EX_SOCKET" "$tmp/socket.ex" || return
+	example "$EX_SERVICE" "$tmp/service.ex" || return
+	socket=$(awk '/^\[/ { s = $0; next } s == "[Socket]" && NF' \
+	    "$tmp/socket.ex" | sort)
+	port=${socket##*ListenStream=}
+	[ "$socket" = "ListenDatagram=$port"$'\n'"ListenStream=$port" ] ||
+	    fail "timed.8's timed.socket: [Socket] is not just ListenStream= and ListenDatagram= of one port" ||
+	    return
+	exec=$(sed -n 's/^ExecStart=//p' "$tmp/service.ex")
+	case $exec in
+	*[\"\'\\%\$]* | *$'\n'*)
+		fail "timed.8's timed.service: ExecStart=$exec: more than words to split"
+		return
+		;;
+	"$EXAMPLE_BIN" | "$EXAMPLE_BIN "*) ;;
+	*)
+		fail "timed.8's timed.service: ExecStart=$exec, not $EXAMPLE_BIN"
+		return
+		;;
+	esac
+	read -r -a unit_cmd <<<"$bin${exec#"$EXAMPLE_BIN"}"
+}
+
+# timed.8's timed.socket and timed.service: the TCP listener and the UDP
+# socket on one port handed over by a stand-in for systemd, which
+# systemd-socket-activate cannot do (its --datagram applies to every -l),
+# and ExecStart= run as nobody if we are root (DynamicUser=yes).
+sd_units() {
 	need perl rdate || return
-	if [ "$(id -u)" -eq 0 ]; then
-		need setpriv || return
-		run=(setpriv --reuid=nobody --regid=nogroup --clear-groups "$bin")
-	fi
+	[ ${#nobody[@]} -eq 0 ] || need setpriv || return
+	unit_cmd || return
 	launch sdb timed perl "$here/modes-activate.pl" 127.0.0.1 @PORT@ \
-	    "${run[@]}" || return
+	    "${nobody[@]}" "${unit_cmd[@]}" || return
 	grep -qx "listening on tcp 127\.0\.0\.1:$port, udp 127\.0\.0\.1:$port" \
 	    "$tmp/sdb.out" ||
 	    fail "timed said '$(grep '^listening' "$tmp/sdb.out")'" || return
@@ -1061,11 +1218,17 @@ run "-i TCP: exits as soon as the client closes" inetd_tcp_exits
 run "-i UDP: exits after about 2 s quiet" inetd_udp_idle
 run "OpenBSD inetd stream nowait: timed -i answers TCP" inetd_tcp
 run "OpenBSD inetd dgram wait: timed -i answers UDP" inetd_udp
+run "README.md: inetd.conf lines as in timed.8" readme_same "$EX_INETD"
+run "README.md: xinetd services as in timed.8" readme_same "$EX_XINETD"
+run "README.md: timed.socket as in timed.8" readme_same "$EX_SOCKET"
+run "README.md: timed.service as in timed.8" readme_same "$EX_SERVICE"
 run "systemd-socket-activate: TCP listener adopted" sd_tcp
 run "systemd-socket-activate --datagram: UDP socket adopted" sd_udp
 run "systemd-socket-activate -a: connection on fd 3 answered, then exit" sd_accept
-run "LISTEN_FDS=2: TCP and UDP sockets adopted (as nobody if root)" sd_both
+run "timed.8's timed.socket and timed.service: TCP and UDP adopted" sd_units
 run "LISTEN_PID of another process: own sockets opened" sd_other_pid
+run "systemd-analyze verify: timed.8's units exit 0, say nothing" sd_verify
+run "systemd-analyze verify: Documentation=man:timed(8) is timed.8" sd_verify_man
 run "-r: two servers share one port" reuseport_shared
 run "no -r: a second server on the port exits 1" reuseport_needed
 run "gcc $CFLAGS_STRICT: no warnings" build gcc

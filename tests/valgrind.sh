@@ -1,9 +1,10 @@
 #!/bin/sh
 # valgrind.sh: run timed (or, as "valgrind.sh unit", the unit tests) under
 # valgrind's memcheck for `make check`.  Any error makes the process exit 99,
-# which the tests then see as a wrong exit status.
-top=$(dirname "$0")/..
-prog=$top/timed
+# which the tests then see as a wrong exit status.  The tests may copy this
+# script elsewhere, so TIMED_BIN gives timed's absolute path.
+top=$(cd "$(dirname "$0")/.." && pwd)
+prog=${TIMED_BIN:-$top/timed}
 if [ "${1:-}" = unit ]; then
 	prog=$top/tests/unit
 	shift
