@@ -41,6 +41,7 @@
 #define CLOCK_SANE	1735689600	/* 2025-01-01: earlier means unset */
 #define MAX_LISTENERS	16
 #define LINGER_MS	3000	/* how long a served client may take to close */
+#define GRACE_MS	5	/* most clients have closed by then: see conn_keep */
 #define ACCEPT_BATCH	64	/* accepts per turn, so UDP is not starved */
 #define UDP_BATCH	64	/* datagrams per turn, so TCP is not starved */
 #define DRAIN_BYTES	65536	/* read at most this much per turn per client */
@@ -55,6 +56,9 @@
 #ifndef MSG_DONTWAIT
 #define MSG_DONTWAIT	0	/* every socket we read is non-blocking anyway */
 #endif
+#ifndef MSG_MORE
+#define MSG_MORE	0	/* not Linux: the answer and FIN go separately */
+#endif
 
 struct listener {
 	int	 fd;
@@ -66,7 +70,9 @@ struct listener {
 /* A served TCP client we wait on to close first. */
 struct conn {
 	int	 fd;
-	long long deadline;	/* monotonic ms */
+	int	 watched;	/* in the select() set; else not looked at yet */
+	long long check_at;	/* monotonic ms: first look, when not watched */
+	long long deadline;	/* monotonic ms: closed then, closed or not */
 };
 
 /* Messages about abuse or faults, each logged at most once a second. */
@@ -498,12 +504,20 @@ conn_close(int i)
 }
 
 
-/* Keep a served client until it closes, or drain and close it now. */
+/*
+ * Keep a served client until it closes, or drain and close it now.  Most
+ * clients close within a few milliseconds of reading their answer, so a
+ * new connection is not polled by select() at once, turn after turn: it is
+ * looked at once with recv() after GRACE_MS, and only a client still open
+ * then is watched by select() until the deadline.
+ */
 static void
 conn_keep(int fd, long long now)
 {
 	if (fd < FD_SETSIZE && nconns < FD_SETSIZE) {
 		conns[nconns].fd = fd;
+		conns[nconns].watched = 0;
+		conns[nconns].check_at = now + GRACE_MS;
 		conns[nconns].deadline = now + LINGER_MS;
 		nconns++;
 		return;
@@ -527,13 +541,19 @@ tcp_reply(int fd)
 		close(fd);
 		return -1;
 	}
-	if (send(fd, t, sizeof(t), MSG_NOSIGNAL | MSG_DONTWAIT) != sizeof(t)) {
+	/*
+	 * MSG_MORE holds the four bytes back (200 ms at most, on Linux) for
+	 * shutdown() to send with the FIN in one segment: a packet, and the
+	 * client's ACK of it, saved per client.
+	 */
+	if (send(fd, t, sizeof(t), MSG_NOSIGNAL | MSG_DONTWAIT | MSG_MORE) !=
+	    sizeof(t)) {
 		close(fd);	/* reset by the client already */
 		return -1;
 	}
 	served_tcp++;
 	if (shutdown(fd, SHUT_WR) == -1) {
-		close(fd);	/* answered, and the client has gone since */
+		close(fd);	/* the client has gone since */
 		return -1;
 	}
 	return 0;
@@ -693,15 +713,25 @@ serve_udp(const struct listener *l)
 	return n;
 }
 
-/* Close the connections whose client did not close in time. */
+/*
+ * Close the connections whose client did not close in time, and take a
+ * first look at those whose grace is over: closed, or to be watched.
+ */
 static void
-conns_expire(long long now)
+conns_tend(long long now)
 {
 	int i;
 
-	for (i = nconns - 1; i >= 0; i--)
+	for (i = nconns - 1; i >= 0; i--) {
 		if (conns[i].deadline <= now)
 			conn_close(i);
+		else if (!conns[i].watched && conns[i].check_at <= now) {
+			if (conn_drain(conns[i].fd))
+				conns[i].watched = 1;
+			else
+				conn_close(i);
+		}
+	}
 }
 
 /* Fill the select() set; returns the highest descriptor, or -1. */
@@ -719,6 +749,8 @@ fill_fdset(fd_set *rfds, long long now)
 			maxfd = listeners[i].fd;
 	}
 	for (i = 0; i < nconns; i++) {
+		if (!conns[i].watched)
+			continue;
 		FD_SET(conns[i].fd, rfds);
 		if (conns[i].fd > maxfd)
 			maxfd = conns[i].fd;
@@ -734,9 +766,12 @@ next_wakeup(long long idle_since, long long now)
 	long long wake = idle_since + 1000;
 	int i;
 
-	for (i = 0; i < nconns; i++)
+	for (i = 0; i < nconns; i++) {
 		if (conns[i].deadline < wake)
 			wake = conns[i].deadline;
+		if (!conns[i].watched && conns[i].check_at < wake)
+			wake = conns[i].check_at;
+	}
 	if (accept_paused_until > now && accept_paused_until < wake)
 		wake = accept_paused_until;
 	if (wake < now)
@@ -770,7 +805,7 @@ serve(void)
 			log_stats();
 		}
 		now = now_ms();
-		conns_expire(now);
+		conns_tend(now);
 		if (exit_when_idle && nconns == 0 &&
 		    (nlisteners == 0 || now - last_request >= INETD_IDLE_MS))
 			break;
@@ -791,7 +826,8 @@ serve(void)
 		}
 		now = now_ms();
 		for (i = nconns - 1; i >= 0; i--)
-			if (FD_ISSET(conns[i].fd, &rfds) && !conn_drain(conns[i].fd))
+			if (conns[i].watched && FD_ISSET(conns[i].fd, &rfds) &&
+			    !conn_drain(conns[i].fd))
 				conn_close(i);
 		busy = 0;
 		for (i = 0; i < nlisteners; i++) {
