@@ -41,7 +41,7 @@
 #define CLOCK_SANE	1735689600	/* 2025-01-01: earlier means unset */
 #define MAX_LISTENERS	16
 #define LINGER_MS	3000	/* how long a served client may take to close */
-#define GRACE_MS	5	/* most clients have closed by then: see conn_keep */
+#define GRACE_MS	2	/* most clients have closed by then: see conn_keep */
 #define ACCEPT_BATCH	64	/* accepts per turn, so UDP is not starved */
 #define UDP_BATCH	64	/* datagrams per turn, so TCP is not starved */
 #define DRAIN_BYTES	65536	/* read at most this much per turn per client */
