@@ -2,19 +2,16 @@
 #
 # lib.sh: helpers for tests/run.sh, which sources this file.
 #
-# A case is a function that returns 0 (pass), 1 (fail, reason in $why) or
-# 77 (skipped, reason in $why).  Each case starts its own timed on a free
-# loopback port, talks to it under a timeout and stops it by pid.
+# Cases are run by cases.sh's run.  Each case starts its own timed on a
+# free loopback port, talks to it under a timeout and stops it by pid.
 
 TIMED=${TIMED:-./timed}
 TESTS=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 EPOCH=2208988800	# RFC 868: seconds from 1900-01-01 to 1970-01-01
-SKIP=77
 
-passed=0
-failed=0
-skipped=0
-why=""
+# shellcheck source=tests/cases.sh
+. "$TESTS/cases.sh"
+
 nsrv=0			# servers started so far, to name their log files
 pids=()			# servers of the current case still to be stopped
 srv_pid=""		# the most recently started server ...
@@ -25,6 +22,7 @@ srv_status=""		# exit status from the last stop_timed
 have_ipv6=""		# can we bind ::1? "yes", "no", or "" for not tried
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/timed-test.XXXXXX") || exit 1
+scratch=$tmp		# removed on exit (cases.sh)
 
 # halt PID SIGNAL: send SIGNAL to the server started as PID, wait up to 5 s
 # for its process group to end, then kill what is left; returns PID's exit
@@ -42,45 +40,14 @@ halt() {
 	wait "$pid"
 }
 
-# Stop whatever servers are still running; used between cases and on exit.
-kill_servers() {
+# Stop whatever servers are still running; run calls this after each case,
+# and cleanup on exit.
+case_cleanup() {
 	local pid
 	for pid in "${pids[@]}"; do
 		halt "$pid" TERM 2>/dev/null
 	done
 	pids=()
-}
-
-cleanup() {
-	kill_servers
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-# run NAME FUNCTION [ARG...]: run one case and print its verdict.
-run() {
-	local name=$1 status
-	shift
-	why=""
-	"$@"
-	status=$?
-	kill_servers
-	case $status in
-	0)
-		echo "ok - $name"
-		passed=$((passed + 1))
-		;;
-	"$SKIP")
-		echo "SKIPPED - $name: $why"
-		skipped=$((skipped + 1))
-		;;
-	*)
-		echo "FAIL - $name: ${why:-failed}"
-		failed=$((failed + 1))
-		;;
-	esac
 }
 
 # suite CMD [ARG...]: run another suite (the unit tests, modes.sh), show
@@ -100,27 +67,6 @@ suite() {
 		echo "FAIL - $*: no closing line"
 		failed=$((failed + 1))
 	fi
-}
-
-# Print the totals line; exit 1 if anything failed.
-summary() {
-	local line="$passed passed, $failed failed"
-	[ "$skipped" -gt 0 ] && line="$line, $skipped skipped"
-	echo "$line"
-	[ "$failed" -eq 0 ]
-}
-
-# fail REASON: record why the case failed; returns 1 for "|| return".
-fail() {
-	why=$*
-	return 1
-}
-
-# need TOOL: skip the case unless TOOL is installed.
-need() {
-	command -v "$1" >/dev/null 2>&1 && return 0
-	why="no $1"
-	return "$SKIP"
 }
 
 # need_root: skip the case unless we may bind port 37.
@@ -251,6 +197,22 @@ expect_time() {
 	value=$(((b[0] << 24) | (b[1] << 16) | (b[2] << 8) | b[3]))
 	time_ok "$value" "$before" "$after" ||
 	    fail "got $value, want $((before + EPOCH))..$((after + EPOCH))"
+}
+
+# expect_answer WHAT CMD [ARG...]: CMD, a client of the server with its
+# stdout in $tmp/got and stderr in $tmp/err (or files of its own, as
+# tcp_nc and udp_nc take), exits 0 and leaves in $tmp/got 4 bytes of the
+# time it ran at.  A failure names it WHAT, with what it said on stderr.
+expect_answer() {
+	local what=$1 before after status
+	shift
+	before=$(date +%s)
+	"$@" >"$tmp/got" 2>"$tmp/err"
+	status=$?
+	after=$(date +%s)
+	[ -s "$tmp/err" ] && what="$what ($(cat "$tmp/err"))"
+	expect_status "$what" "$status" 0 || return
+	expect_time "$tmp/got" "$before" "$after"
 }
 
 # expect_bytes N FILE: FILE holds exactly N bytes.

@@ -28,12 +28,10 @@ case $TIMED in
 esac
 MODES_DEBS=${MODES_DEBS:-/tmp/timed-modes-debs}
 CFLAGS_STRICT="-std=c99 -pedantic -Wall -Wextra -Werror -O2"
-SKIP=77
 
-passed=0
-failed=0
-skipped=0
-why=""
+# shellcheck source=tests/cases.sh
+. "$here/cases.sh"
+
 pids=()			# our children still to be stopped
 pidfiles=()		# pid files of daemons (and helpers) we may have left
 port=""			# set by launch and daemon
@@ -46,6 +44,7 @@ launch_ms=""		# ... and how long it took to return
 
 [ -x "$TIMED" ] || { echo "modes.sh: $TIMED: not built (run make)" >&2; exit 1; }
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/timed-modes.XXXXXX") || exit 1
+scratch=$tmp		# removed on exit (cases.sh)
 # The user nobody runs a copy of timed from here: it must be able to.
 chmod 755 "$tmp"
 mkdir "$tmp/bin" && cp "$TIMED" "$tmp/bin/timed" && chmod 755 "$tmp/bin/timed" ||
@@ -82,8 +81,9 @@ is_ours() {
 	runs_timed "$1"
 }
 
-# kill_all: stop every process this script started, and their children.
-kill_all() {
+# case_cleanup: stop every process this script started, and their
+# children; run calls this after each case, and cleanup on exit.
+case_cleanup() {
 	local p c f
 	for p in "${pids[@]}"; do
 		for c in $(children "$p"); do
@@ -100,14 +100,6 @@ kill_all() {
 	done
 	pidfiles=()
 }
-
-cleanup() {
-	kill_all
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
 
 # gone PID [TENTHS]: wait up to TENTHS/10 s (default 3 s) for PID to end.
 gone() {
@@ -149,52 +141,9 @@ ms() {
 
 # --- verdicts --------------------------------------------------------
 
-# run NAME FUNCTION [ARG...]: run one case and print its verdict.
-run() {
-	local name=$1 rc
-	shift
-	why=""
+# case_reset: before each case, rdate runs where we do.
+case_reset() {
 	client_ns=()
-	"$@"
-	rc=$?
-	kill_all
-	case $rc in
-	0)
-		echo "ok - $name"
-		passed=$((passed + 1))
-		;;
-	"$SKIP")
-		echo "SKIPPED - $name: $why"
-		skipped=$((skipped + 1))
-		;;
-	*)
-		echo "FAIL - $name: ${why:-failed}"
-		failed=$((failed + 1))
-		;;
-	esac
-}
-
-summary() {
-	local line="$passed passed, $failed failed"
-	[ "$skipped" -gt 0 ] && line="$line, $skipped skipped"
-	echo "$line"
-	[ "$failed" -eq 0 ]
-}
-
-# fail REASON: record why the case failed; returns 1 for "|| return".
-fail() {
-	why=$*
-	return 1
-}
-
-# need TOOL...: skip the case unless every TOOL is installed.
-need() {
-	local t
-	for t; do
-		command -v "$t" >/dev/null 2>&1 && continue
-		why="no $t"
-		return "$SKIP"
-	done
 }
 
 need_root() {
@@ -873,16 +822,14 @@ xinetd_conf() {
 	    fail "timed.8's xinetd example: $err"
 }
 
-# start_xinetd: xinetd in the foreground on a free port, TCP and UDP up;
-# it logs to xi.log (there is no defaults section to say so).
-start_xinetd() {
-	local i
-	need_root || return
-	need rdate || return
-	find_inetd xinetd || return
-	prepare=xinetd_conf
-	launch xi tcp "$inetd_bin" -dontfork -f "$tmp/xinetd.conf" \
-	    -pidfile "$tmp/xinetd.pid" -filelog "$tmp/xi.log"
+# launch_inetd CONF LOG NAME CMD [ARG...]: launch (see there) an inetd
+# as NAME, with CONF writing its configuration for the port, and wait
+# for its UDP socket too; LOG is where it says why it has none.
+launch_inetd() {
+	local conf=$1 log=$2 name=$3 inetd=${4##*/} i
+	shift 3
+	prepare=$conf
+	launch "$name" tcp "$@"
 	i=$?
 	prepare=""
 	[ "$i" -eq 0 ] || return "$i"
@@ -890,7 +837,18 @@ start_xinetd() {
 		[ "$(bound udp "$port")" -gt 0 ] && return 0
 		sleep 0.1
 	done
-	fail "xinetd bound no UDP socket: $(first_line "$tmp/xi.log")"
+	fail "$inetd bound no UDP socket: $(first_line "$log")"
+}
+
+# start_xinetd: xinetd in the foreground on a free port, TCP and UDP up;
+# it logs to xi.log (there is no defaults section to say so).
+start_xinetd() {
+	need_root || return
+	need rdate || return
+	find_inetd xinetd || return
+	launch_inetd xinetd_conf "$tmp/xi.log" xi "$inetd_bin" -dontfork \
+	    -f "$tmp/xinetd.conf" -pidfile "$tmp/xinetd.pid" \
+	    -filelog "$tmp/xi.log"
 }
 
 xinetd_tcp() {
@@ -975,20 +933,10 @@ inetd_conf() {
 }
 
 start_inetd() {
-	local i
 	need_root || return
 	need rdate || return
 	find_inetd inetd || return
-	prepare=inetd_conf
-	launch in tcp "$inetd_bin" -d "$tmp/inetd.conf"
-	i=$?
-	prepare=""
-	[ "$i" -eq 0 ] || return "$i"
-	for ((i = 0; i < 30; i++)); do
-		[ "$(bound udp "$port")" -gt 0 ] && return 0
-		sleep 0.1
-	done
-	fail "inetd bound no UDP socket: $(first_line "$tmp/in.err")"
+	launch_inetd inetd_conf "$tmp/in.err" in "$inetd_bin" -d "$tmp/inetd.conf"
 }
 
 inetd_tcp() {

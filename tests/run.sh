@@ -19,38 +19,20 @@ fi
 
 # tcp_answer HOST: nc gets exactly 4 bytes of the current time, then EOF.
 tcp_answer() {
-	local before after status
 	start_timed "$TIMED" || return
-	before=$(date +%s)
-	tcp_nc "$1" "$srv_port" "$tmp/got"
-	status=$?
-	after=$(date +%s)
-	expect_status nc "$status" 0 || return
-	expect_time "$tmp/got" "$before" "$after"
+	expect_answer nc tcp_nc "$1" "$srv_port" "$tmp/got"
 }
 
 # The server shuts down its side at once: EOF comes while ours is open.
 tcp_eof_first() {
-	local before after status
 	start_timed "$TIMED" || return
-	before=$(date +%s)
-	client tcp 127.0.0.1 "$srv_port" >"$tmp/got" 2>"$tmp/err"
-	status=$?
-	after=$(date +%s)
-	expect_status "client ($(cat "$tmp/err"))" "$status" 0 || return
-	expect_time "$tmp/got" "$before" "$after"
+	expect_answer client client tcp 127.0.0.1 "$srv_port"
 }
 
 # What a client sends is read and dropped, so close() sends no RST.
 tcp_client_talks() {
-	local before after status
 	start_timed "$TIMED" || return
-	before=$(date +%s)
-	client tcp 127.0.0.1 "$srv_port" 100 >"$tmp/got" 2>"$tmp/err"
-	status=$?
-	after=$(date +%s)
-	expect_status "client ($(cat "$tmp/err"))" "$status" 0 || return
-	expect_time "$tmp/got" "$before" "$after"
+	expect_answer client client tcp 127.0.0.1 "$srv_port" 100
 }
 
 # linger MS WANT: a client idle MS ms after EOF finds the connection WANT
@@ -67,26 +49,14 @@ linger() {
 
 # udp_empty HOST: an empty datagram gets one 4-byte datagram back.
 udp_empty() {
-	local before after status
 	start_timed "$TIMED" || return
-	before=$(date +%s)
-	client udp "$1" "$srv_port" 0 >"$tmp/got" 2>"$tmp/err"
-	status=$?
-	after=$(date +%s)
-	expect_status "client ($(cat "$tmp/err"))" "$status" 0 || return
-	expect_time "$tmp/got" "$before" "$after"
+	expect_answer client client udp "$1" "$srv_port" 0
 }
 
 # udp_one_byte HOST: nc's one-byte datagram gets 4 bytes back.
 udp_one_byte() {
-	local before after status
 	start_timed "$TIMED" || return
-	before=$(date +%s)
-	udp_nc "$1" "$srv_port" "$tmp/got"
-	status=$?
-	after=$(date +%s)
-	expect_status nc "$status" 0 || return
-	expect_time "$tmp/got" "$before" "$after"
+	expect_answer nc udp_nc "$1" "$srv_port" "$tmp/got"
 }
 
 # Replies to ports below 1024 could start a loop with another service.

@@ -8,88 +8,26 @@
 
 #define _POSIX_C_SOURCE 200809L
 
-#include <sys/types.h>
 #include <sys/select.h>
-#include <sys/socket.h>
 #include <sys/time.h>
 
-#include <netinet/in.h>
-#include <arpa/inet.h>
-
-#include <err.h>
 #include <errno.h>
 #include <signal.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
 #include <unistd.h>
 
-#define RFC868_EPOCH	2208988800UL	/* 1900-01-01 to 1970-01-01, seconds */
+#include "bench.h"
+
 #define BACKLOG		1	/* the seed's listen(2) backlog, on purpose */
 
-/* Per-client faults, printed at most once a second. */
-static void
-warn_limited(const char *what)
-{
-	static time_t last;
-	time_t now = time(NULL);
-
-	if (now == last)
-		return;
-	last = now;
-	warn("%s", what);
-}
-
-static void
-rfc868_now(unsigned char out[4])
-{
-	struct timespec ts;
-	uint32_t v;
-
-	if (clock_gettime(CLOCK_REALTIME, &ts) == -1)
-		err(1, "clock_gettime");
-	v = (uint32_t)((unsigned long long)ts.tv_sec + RFC868_EPOCH);
-	out[0] = (unsigned char)(v >> 24);
-	out[1] = (unsigned char)(v >> 16);
-	out[2] = (unsigned char)(v >> 8);
-	out[3] = (unsigned char)v;
-}
-
-static int
-parse_port(const char *arg)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(arg, &end, 10);
-	if (*arg == '\0' || *end != '\0' || errno != 0 || v < 1 || v > 65535) {
-		fprintf(stderr, "usage: naive port\n");
-		exit(2);
-	}
-	return (int)v;
-}
-
+/* The listener on 127.0.0.1:PORT, which select() must be able to watch. */
 static int
 listen_loopback(int port)
 {
-	struct sockaddr_in sin;
-	int fd, on = 1;
+	int fd;
 
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_port = htons((uint16_t)port);
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if ((fd = socket(AF_INET, SOCK_STREAM, 0)) == -1)
-		err(1, "socket");
+	fd = bind_loopback(SOCK_STREAM, port);
 	if (fd >= FD_SETSIZE)
 		errx(1, "socket: descriptor %d beyond FD_SETSIZE", fd);
-	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1)
-		err(1, "setsockopt SO_REUSEADDR");
-	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1)
-		err(1, "bind 127.0.0.1:%d", port);
 	if (listen(fd, BACKLOG) == -1)
 		err(1, "listen 127.0.0.1:%d", port);
 	return fd;
@@ -118,15 +56,12 @@ main(int argc, char *argv[])
 {
 	struct timeval tv;
 	fd_set rfds;
-	int lfd, n;
+	int lfd, n, port;
 
-	if (argc != 2) {
-		fprintf(stderr, "usage: naive port\n");
-		return 2;
-	}
+	port = port_arg(argc, argv, "naive");
 	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
 		err(1, "signal SIGPIPE");
-	lfd = listen_loopback(parse_port(argv[1]));
+	lfd = listen_loopback(port);
 	for (;;) {	/* until killed */
 		FD_ZERO(&rfds);
 		FD_SET(lfd, &rfds);

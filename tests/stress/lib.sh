@@ -2,23 +2,19 @@
 #
 # lib.sh: helpers for tests/stress/run.sh, which sources this file.
 #
-# A case is a function that returns 0 (pass), 1 (fail, reason in $why) or
-# 77 (skipped, reason in $why); it may leave figures in $figures.  Every
-# process a case starts goes into $pids and is stopped by pid when the case
-# ends, whatever happened.
+# Cases are run by ../cases.sh's run, and may report figures with figure.
+# Every process a case starts goes into $pids and is stopped by pid when
+# the case ends, whatever happened.
 
 TIMED=${TIMED:-./timed}
 STRESS=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 TIMED_SRC=${TIMED_SRC:-$STRESS/../../timed.c}
 CC=${CC:-cc}
 EPOCH=2208988800	# RFC 868: seconds from 1900-01-01 to 1970-01-01
-SKIP=77
 
-passed=0
-failed=0
-skipped=0
-why=""
-figures=""		# "; "-separated figures a case reports
+# shellcheck source=tests/cases.sh
+. "$STRESS/../cases.sh"
+
 nsrv=0			# servers started so far, to name their files
 pids=()			# processes of the current case still to be stopped
 srv_pid=""		# the most recently started server ...
@@ -30,10 +26,12 @@ stamp_pid=""		# the reader of its stdout, with stamp_stdout set
 st=""			# exit status from the last reap or stop_pid
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/timed-stress.XXXXXX") || exit 1
+scratch=$work		# removed on exit (cases.sh)
 SC=$work/stressc	# the C helper, built by build_helper
 
 # Stop what the current case started: TERM, a moment's grace, then KILL.
-stop_all() {
+# run calls this after each case, and cleanup on exit.
+case_cleanup() {
 	local pid i left
 	((${#pids[@]} == 0)) && return
 	kill -TERM "${pids[@]}" 2>/dev/null
@@ -50,64 +48,6 @@ stop_all() {
 		wait "$pid" 2>/dev/null
 	done
 	pids=()
-}
-
-cleanup() {
-	stop_all
-	rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-# run NAME FUNCTION [ARG...]: run one case and print its verdict.
-run() {
-	local name=$1 status
-	shift
-	why=""
-	figures=""
-	"$@"
-	status=$?
-	stop_all
-	case $status in
-	0)
-		echo "ok - $name${figures:+ ($figures)}"
-		passed=$((passed + 1))
-		;;
-	"$SKIP")
-		echo "SKIPPED - $name: $why"
-		skipped=$((skipped + 1))
-		;;
-	*)
-		echo "FAIL - $name: ${why:-failed}${figures:+ ($figures)}"
-		failed=$((failed + 1))
-		;;
-	esac
-}
-
-# Print the totals line; exit 1 if anything failed.
-summary() {
-	local line="$passed passed, $failed failed"
-	[ "$skipped" -gt 0 ] && line="$line, $skipped skipped"
-	echo "$line"
-	[ "$failed" -eq 0 ]
-}
-
-# fail REASON: record why the case failed; returns 1 for "|| return".
-fail() {
-	why=$*
-	return 1
-}
-
-# skip REASON: record why the case was skipped; returns 77.
-skip() {
-	why=$*
-	return "$SKIP"
-}
-
-# figure TEXT: add to what the verdict line reports.
-figure() {
-	figures="${figures:+$figures; }$*"
 }
 
 now_ms() {
@@ -377,6 +317,19 @@ stats() {
 	done
 	line=$(grep 'served [0-9]' "$srv_out" | tail -n 1)
 	[ -n "$line" ] || fail "no 'served' line after SIGUSR1"
+}
+
+# term_wait HUNDREDTHS: SIGTERM the server and wait up to HUNDREDTHS of a
+# second for it to exit; the ms it took (or waited) go to $took.
+term_wait() {
+	local t0 i
+	t0=$(now_ms)
+	kill -TERM "$srv_pid"
+	for ((i = 0; i < $1; i++)); do
+		alive "$srv_pid" || break
+		sleep 0.01
+	done
+	took=$(($(now_ms) - t0))
 }
 
 # fds_back BASE TENTHS: wait for the server to be back to BASE descriptors;

@@ -485,7 +485,7 @@ usr1_stats() {
 # SIGTERM in the middle of a burst, with 50 served clients lingering that
 # will not close: exit 0 within a second, "exiting" last on stdout.
 term_burst() {
-	local t0 took i
+	local took
 	start_timed 4096 "$TIMED" -a 127.0.0.1 || return
 	helper_bg "$work/hold.term" 1024 hold 127.0.0.1 "$srv_port" 50 read
 	wait_line '^held' "$work/hold.term" 50 || return
@@ -493,13 +493,7 @@ term_burst() {
 	sleep 1
 	(($(grep -c 'connection from' "$srv_out") > 100)) ||
 	    fail "no burst going on" || return
-	t0=$(now_ms)
-	kill -TERM "$srv_pid"
-	for ((i = 0; i < 300; i++)); do
-		alive "$srv_pid" || break
-		sleep 0.01
-	done
-	took=$(($(now_ms) - t0))
+	term_wait 300
 	stop_pid "$srv_pid" KILL 1
 	figure "exited $st after $took ms with $(grep -c 'connection from' "$srv_out") connections served"
 	((st == 0)) || fail "exit status $st, want 0" || return
@@ -612,20 +606,14 @@ fi
 # reading, while clients go on asking: each request is a log line, and
 # stdout blocks.  timed must go on answering, and SIGTERM must still end it.
 stalled_stdout() {
-	local got t0 took i answered=ok ended=ok
+	local got took answered=ok ended=ok
 	stamp_stdout=1 start_timed 1024 "$TIMED" -a 127.0.0.1 || return
 	kill -STOP "$stamp_pid"
 	got=$(helper 1024 load 127.0.0.1 "$srv_port" 2 4 2)
 	figure "reader stopped: $got"
 	up || return
 	check_load "$got" && after_abuse || answered=$why
-	t0=$(now_ms)
-	kill -TERM "$srv_pid"
-	for ((i = 0; i < 100; i++)); do
-		alive "$srv_pid" || break
-		sleep 0.01
-	done
-	took=$(($(now_ms) - t0))
+	term_wait 100
 	alive "$srv_pid" && ended="SIGTERM did not end it in $took ms (in $(
 	    cat "/proc/$srv_pid/wchan" 2>/dev/null))"
 	stop_pid "$srv_pid" KILL 1
