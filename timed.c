@@ -24,6 +24,7 @@
 #include <grp.h>
 #include <limits.h>
 #include <netdb.h>
+#include <poll.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -39,7 +40,7 @@
 #define DEFAULT_PORT	"8037"
 #define RFC868_EPOCH	2208988800UL	/* 1900-01-01 to 1970-01-01, seconds */
 #define CLOCK_SANE	1735689600	/* 2025-01-01: earlier means unset */
-#define MAX_LISTENERS	16
+#define MAX_LISTENERS	64	/* sockets, TCP and UDP: 32 addresses */
 #define LINGER_MS	3000	/* how long a served client may take to close */
 #define GRACE_MS	2	/* most clients have closed by then: see conn_keep */
 #define ACCEPT_BATCH	64	/* accepts per turn, so UDP is not starved */
@@ -75,6 +76,9 @@ struct conn {
 	long long deadline;	/* monotonic ms: closed then, closed or not */
 };
 
+/* How a log descriptor can be written without blocking on its reader. */
+enum out_kind { OUT_PLAIN, OUT_PIPE, OUT_SOCKET };
+
 /* Messages about abuse or faults, each logged at most once a second. */
 enum fault { F_ACCEPT, F_NOFD, F_CLOCK, F_REFUSED, F_SEND, F_RECV, F_MAX };
 
@@ -94,6 +98,7 @@ static int nconns;
 static struct fault_log faults[F_MAX];
 static int quiet;
 static int use_syslog;		/* -d and -i: stdout is not ours to write */
+static int stdout_kind, stderr_kind;	/* enum out_kind, for write_nowait */
 static char logbuf[LOG_BUFSIZE];	/* routine lines not yet written */
 static size_t loglen;
 static unsigned long log_dropped;	/* lines lost to a stalled stdout */
@@ -112,6 +117,49 @@ usage(FILE *f)
 	    "[-p port] [-u user]\n");
 }
 
+static int
+out_kind(int fd)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) == -1)
+		return OUT_PLAIN;
+	if (S_ISSOCK(st.st_mode))
+		return OUT_SOCKET;
+	if (S_ISFIFO(st.st_mode))
+		return OUT_PIPE;
+	return OUT_PLAIN;	/* a file or terminal: the kernel keeps up */
+}
+
+/*
+ * Write what a log descriptor takes now, never waiting for a reader that
+ * has stopped reading.  O_NONBLOCK is not an option: it belongs to the open
+ * file, which the shell and other programs share.  A socket has
+ * MSG_DONTWAIT; a pipe that polls writable takes PIPE_BUF bytes without
+ * blocking.  Returns the bytes written, or -1 (EAGAIN: full).
+ */
+static ssize_t
+write_nowait(int fd, int kind, const char *buf, size_t len)
+{
+	struct pollfd pfd;
+
+	if (kind == OUT_SOCKET)
+		return send(fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+	if (kind == OUT_PIPE) {
+		pfd.fd = fd;
+		pfd.events = POLLOUT;
+		if (poll(&pfd, 1, 0) == -1)
+			return -1;
+		if (pfd.revents == 0) {
+			errno = EAGAIN;
+			return -1;
+		}
+		if (len > PIPE_BUF)
+			len = PIPE_BUF;
+	}
+	return write(fd, buf, len);
+}
+
 /*
  * A failure we cannot serve past, said like err(3): "timed: what: reason".
  * Under -i standard error may be the client's socket, so syslog only.
@@ -119,8 +167,8 @@ usage(FILE *f)
 static void
 die(const char *fmt, ...)
 {
-	char what[256];
-	int e = errno;
+	char what[256], line[512];
+	int e = errno, n;
 	va_list ap;
 
 	va_start(ap, fmt);
@@ -128,8 +176,13 @@ die(const char *fmt, ...)
 	va_end(ap);
 	if (use_syslog)
 		syslog(LOG_ERR, "%s: %s", what, strerror(e));
-	else
-		(void)fprintf(stderr, "timed: %s: %s\n", what, strerror(e));
+	else {
+		n = snprintf(line, sizeof(line), "timed: %s: %s\n", what,
+		    strerror(e));
+		if (n > 0)
+			(void)write_nowait(STDERR_FILENO, stderr_kind, line,
+			    (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
+	}
 	exit(1);
 }
 
@@ -195,9 +248,8 @@ log_info(const char *fmt, ...)
 }
 
 /*
- * Write the buffered lines.  Where stdout is a pipe or socket it is
- * non-blocking (see main), so a reader that stalls costs log lines, not
- * service; what cannot be written now waits for the next turn.
+ * Write the buffered lines, as much as stdout takes now: a reader that
+ * stalls costs log lines, not service.  The rest waits for the next turn.
  */
 static void
 log_flush(void)
@@ -212,7 +264,7 @@ log_flush(void)
 		    "being read", dropped);
 	}
 	while (loglen > 0) {
-		n = write(STDOUT_FILENO, logbuf, loglen);
+		n = write_nowait(STDOUT_FILENO, stdout_kind, logbuf, loglen);
 		if (n > 0) {
 			memmove(logbuf, logbuf + n, loglen - (size_t)n);
 			loglen -= (size_t)n;
@@ -233,8 +285,9 @@ log_fault(enum fault kind, const char *fmt, ...)
 {
 	struct fault_log *f = &faults[kind];
 	long long now = now_ms();
-	char line[512], more[64] = "";
+	char line[512], more[64] = "", out[600];
 	va_list ap;
+	int n;
 
 	if (f->last != 0 && now - f->last < 1000) {
 		f->suppressed++;
@@ -250,8 +303,10 @@ log_fault(enum fault kind, const char *fmt, ...)
 	f->suppressed = 0;
 	if (use_syslog)
 		syslog(LOG_WARNING, "%s%s", line, more);
-	else
-		(void)fprintf(stderr, "timed: %s%s\n", line, more);
+	else if ((n = snprintf(out, sizeof(out), "timed: %s%s\n", line,
+	    more)) > 0 && write_nowait(STDERR_FILENO, stderr_kind, out,
+	    (size_t)n < sizeof(out) ? (size_t)n : sizeof(out) - 1) == -1)
+		f->suppressed++;	/* stderr is not being read: say later */
 }
 
 /* Format an address as text, an IPv4-mapped IPv6 one as plain IPv4. */
@@ -299,6 +354,36 @@ set_nonblocking(int fd, const char *what)
 	if ((fl = fcntl(fd, F_GETFL)) == -1 ||
 	    fcntl(fd, F_SETFL, fl | O_NONBLOCK) == -1)
 		die("fcntl O_NONBLOCK %s", what);
+}
+
+/*
+ * Something to hold a descriptor with: /dev/null, or where a chroot or an
+ * empty /dev has none, the root directory.
+ */
+static int
+open_placeholder(void)
+{
+	int fd;
+
+	if ((fd = open("/dev/null", O_RDWR)) == -1)
+		fd = open("/", O_RDONLY);
+	return fd;
+}
+
+/*
+ * Started with descriptor 0, 1 or 2 closed, the first socket we open would
+ * take its place, and log lines or daemonize() would land on it.
+ */
+static void
+fill_std_descriptors(void)
+{
+	int fd;
+
+	do {
+		if ((fd = open_placeholder()) == -1)
+			die("/dev/null");
+	} while (fd <= STDERR_FILENO);
+	(void)close(fd);
 }
 
 /* Open, bind and (for TCP) listen on one address; warn and return -1 on failure. */
@@ -396,12 +481,13 @@ parse_port(const char *arg)
 
 	errno = 0;
 	v = strtol(arg, &end, 10);
-	if (*arg != '\0' && *end == '\0') {
+	/* Digits only: strtol() would also take " 37" and "+37". */
+	if (*arg >= '0' && *arg <= '9' && *end == '\0') {
 		if (errno != 0 || v < 1 || v > 65535)
 			return -1;
 		return (int)v;
 	}
-	if (*arg == '\0' || (se = getservbyname(arg, "tcp")) == NULL)
+	if (*end == '\0' || (se = getservbyname(arg, "tcp")) == NULL)
 		return -1;
 	return ntohs((uint16_t)se->s_port);
 }
@@ -594,16 +680,25 @@ accept_out_of_fds(int lfd, int e, long long now)
 				close(fd);
 			}
 		}
-		spare_fd = open("/dev/null", O_RDONLY);
+		spare_fd = open_placeholder();
 	}
 	if (spare_fd == -1)
 		accept_paused_until = now + PAUSE_MS;
 }
 
+/* An error that says the socket itself is wrong, not one client. */
+static int
+socket_broken(int e)
+{
+	return e == EBADF || e == ENOTSOCK || e == EINVAL || e == EOPNOTSUPP ||
+	    e == EFAULT;
+}
+
 /* Accept and answer what waits on a listener; returns how many were served. */
 static int
-accept_clients(int lfd, long long now)
+accept_clients(const struct listener *l, long long now)
 {
+	int lfd = l->fd;
 	struct sockaddr_storage ss;
 	socklen_t sslen;
 	int i, fd, n = 0;
@@ -618,10 +713,14 @@ accept_clients(int lfd, long long now)
 				break;
 			}
 			/* ECONNABORTED, EPROTO, EINTR: that client is gone. */
-			if (errno != ECONNABORTED && errno != EPROTO &&
-			    errno != EINTR)
-				log_fault(F_ACCEPT, "accept: %s", strerror(errno));
-			continue;
+			if (errno == ECONNABORTED || errno == EPROTO ||
+			    errno == EINTR)
+				continue;
+			if (socket_broken(errno))
+				die("accept %s", l->name);
+			log_fault(F_ACCEPT, "accept %s: %s", l->name,
+			    strerror(errno));
+			break;	/* ENOBUFS and the like: next turn */
 		}
 		n++;
 		log_peer("connection", (struct sockaddr *)&ss);
@@ -687,10 +786,14 @@ serve_udp(const struct listener *l)
 		    (struct sockaddr *)&ss, &sslen) == -1) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				break;
-			if (errno != EINTR && errno != ECONNREFUSED)
-				log_fault(F_RECV, "recvfrom %s: %s", l->name,
-				    strerror(errno));
-			continue;
+			/* An ICMP error for an earlier reply: not ours to mind. */
+			if (errno == EINTR || errno == ECONNREFUSED)
+				continue;
+			if (socket_broken(errno))
+				die("recvfrom %s", l->name);
+			log_fault(F_RECV, "recvfrom %s: %s", l->name,
+			    strerror(errno));
+			break;
 		}
 		n++;
 		if ((why = udp_refusal((struct sockaddr *)&ss, l->port)) != NULL) {
@@ -700,9 +803,9 @@ serve_udp(const struct listener *l)
 			    host, port, why);
 			continue;
 		}
-		log_peer("datagram", (struct sockaddr *)&ss);
 		if (current_time(t) == -1)
 			continue;
+		log_peer("datagram", (struct sockaddr *)&ss);
 		if (sendto(l->fd, t, sizeof(t), MSG_NOSIGNAL | MSG_DONTWAIT,
 		    (struct sockaddr *)&ss, sslen) == -1) {
 			log_fault(F_SEND, "sendto: %s", strerror(errno));
@@ -789,6 +892,25 @@ log_stats(void)
 	    served_tcp, served_udp, refused_udp, unsent, nconns);
 }
 
+/*
+ * pselect() lets a blocked signal in only when it has to wait: on a server
+ * that always has work it would never come.  Let it in after a busy turn.
+ */
+static void
+take_pending_signals(void)
+{
+	sigset_t pending, blocked;
+
+	if (sigpending(&pending) == -1)
+		die("sigpending");
+	if (!sigismember(&pending, SIGTERM) && !sigismember(&pending, SIGINT) &&
+	    !sigismember(&pending, SIGUSR1))
+		return;
+	if (sigprocmask(SIG_SETMASK, &wait_mask, &blocked) == -1 ||
+	    sigprocmask(SIG_SETMASK, &blocked, NULL) == -1)
+		die("sigprocmask");
+}
+
 /* The select() loop; returns on SIGTERM or SIGINT, or when -i is done. */
 static void
 serve(void)
@@ -810,7 +932,7 @@ serve(void)
 		    (nlisteners == 0 || now - last_request >= INETD_IDLE_MS))
 			break;
 		if (spare_fd == -1)
-			spare_fd = open("/dev/null", O_RDONLY);
+			spare_fd = open_placeholder();
 		if (now - idle_since >= 1000) {
 			if (!quiet && !use_syslog)
 				log_info("still waiting");
@@ -819,10 +941,16 @@ serve(void)
 		maxfd = fill_fdset(&rfds, now);
 		ts = next_wakeup(idle_since, now);
 		log_flush();
-		if (pselect(maxfd + 1, &rfds, NULL, NULL, &ts, &wait_mask) == -1) {
+		switch (pselect(maxfd + 1, &rfds, NULL, NULL, &ts, &wait_mask)) {
+		case -1:
 			if (errno == EINTR)
 				continue;
 			die("pselect");
+			break;
+		case 0:
+			break;
+		default:
+			take_pending_signals();
 		}
 		now = now_ms();
 		for (i = nconns - 1; i >= 0; i--)
@@ -834,7 +962,7 @@ serve(void)
 			if (!FD_ISSET(listeners[i].fd, &rfds))
 				continue;
 			if (listeners[i].type == SOCK_STREAM)
-				busy += accept_clients(listeners[i].fd, now);
+				busy += accept_clients(&listeners[i], now);
 			else
 				busy += serve_udp(&listeners[i]);
 		}
@@ -923,7 +1051,8 @@ adopt_systemd_sockets(void)
 	return (int)n;
 }
 
-static void
+/* Write a pid to the pid file; -1 if it could not be written whole. */
+static int
 pidfile_write(pid_t pid)
 {
 	char buf[32];
@@ -931,19 +1060,25 @@ pidfile_write(pid_t pid)
 
 	n = snprintf(buf, sizeof(buf), "%ld\n", (long)pid);
 	if (n < 0 || write(pidfile_fd, buf, (size_t)n) != n)
-		die("write %s", pidfile);
+		return -1;
+	return 0;
 }
 
 /*
  * Detach from the terminal; called once every socket is bound.  The parent
- * writes the pid file, so that it is complete when the command returns.
+ * returns only when the child is set up, writing the pid file first, so
+ * that its exit status and the pid file tell the truth.
  */
 static void
 daemonize(void)
 {
+	int ready[2], fd;
+	ssize_t n;
 	pid_t pid;
-	int fd;
+	char c;
 
+	if (pipe(ready) == -1)
+		die("pipe");
 	switch (pid = fork()) {
 	case -1:
 		die("fork");
@@ -951,10 +1086,18 @@ daemonize(void)
 	case 0:
 		break;
 	default:
-		if (pidfile != NULL)
-			pidfile_write(pid);
+		(void)close(ready[1]);
+		while ((n = read(ready[0], &c, 1)) == -1 && errno == EINTR)
+			;
+		if (n != 1)
+			_exit(1);	/* the child said why on stderr */
+		if (pidfile != NULL && pidfile_write(pid) == -1) {
+			(void)kill(pid, SIGTERM);
+			die("write %s", pidfile);
+		}
 		_exit(0);
 	}
+	(void)close(ready[0]);
 	if (setsid() == -1)
 		die("setsid");
 	if (chdir("/") == -1)
@@ -965,7 +1108,11 @@ daemonize(void)
 	    dup2(fd, STDERR_FILENO) == -1)
 		die("dup2 /dev/null");
 	if (fd > STDERR_FILENO)
-		close(fd);
+		(void)close(fd);
+	stdout_kind = stderr_kind = OUT_PLAIN;
+	if (write(ready[1], "", 1) != 1)
+		die("write to parent");
+	(void)close(ready[1]);
 }
 
 /* Remove the pid file; if we may no longer (after -u), at least empty it. */
@@ -1017,28 +1164,18 @@ usage_error(const char *fmt, const char *arg)
 	exit(2);
 }
 
-/*
- * A log reader that stops reading must not stop the server.  Only a pipe or
- * socket is made non-blocking: a terminal's flags are shared with the
- * shell, and a file never blocks for long.
- */
-static void
-nonblocking_stdout(void)
-{
-	struct stat st;
-
-	if (use_syslog || fstat(STDOUT_FILENO, &st) == -1)
-		return;
-	if (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode))
-		set_nonblocking(STDOUT_FILENO, "standard output");
-}
-
 /* In inetd mode descriptors 0-2 are the client's socket: keep only 0. */
 static void
 inetd_setup(void)
 {
-	int fd;
+	socklen_t len = sizeof(int);
+	int fd, type;
 
+	/* Run by hand: then standard error is a person, not a client. */
+	if (getsockopt(STDIN_FILENO, SOL_SOCKET, SO_TYPE, &type, &len) == -1) {
+		use_syslog = 0;
+		die("-i: standard input");
+	}
 	if ((fd = open("/dev/null", O_WRONLY)) == -1)
 		die("/dev/null");
 	if (dup2(fd, STDOUT_FILENO) == -1 || dup2(fd, STDERR_FILENO) == -1)
@@ -1059,8 +1196,10 @@ main(int argc, char *argv[])
 	gid_t gid = 0;
 	int ch, family = AF_UNSPEC, tcp = 1, udp = 1, detach = 0, inetd = 0;
 	int p, i;
+	char opt[3] = "-?";
 
-	while ((ch = getopt(argc, argv, "46a:dhiP:p:qrTUu:V")) != -1) {
+	opterr = 0;	/* getopt's messages name argv[0], not "timed" */
+	while ((ch = getopt(argc, argv, ":46a:dhiP:p:qrTUu:V")) != -1) {
 		switch (ch) {
 		case '4':
 		case '6':
@@ -1119,9 +1258,13 @@ main(int argc, char *argv[])
 		case 'V':
 			printf("timed %s\n", VERSION);
 			return 0;
+		case ':':
+			opt[1] = (char)optopt;
+			usage_error("%s: needs an argument", opt);
+			break;
 		default:
-			usage(stderr);
-			return 2;
+			opt[1] = (char)optopt;
+			usage_error("%s: unknown option", opt);
 		}
 	}
 	if (optind < argc)
@@ -1132,6 +1275,9 @@ main(int argc, char *argv[])
 	if (detach && pidfile != NULL && *pidfile != '/')
 		usage_error("-P %s: not an absolute path", pidfile);
 
+	fill_std_descriptors();
+	stdout_kind = out_kind(STDOUT_FILENO);
+	stderr_kind = out_kind(STDERR_FILENO);
 	if (inetd) {
 		use_syslog = 1;
 		openlog("timed", LOG_PID | LOG_NDELAY, LOG_DAEMON);
@@ -1150,16 +1296,15 @@ main(int argc, char *argv[])
 		die("%s", pidfile);
 	if (user != NULL)
 		drop_privileges(user, uid, gid);
+	if ((spare_fd = open_placeholder()) == -1)
+		die("spare descriptor");
 	/* Every failure so far reached the terminal; from here on, syslog. */
 	if (detach) {
 		daemonize();
 		use_syslog = 1;
 		openlog("timed", LOG_PID | LOG_NDELAY, LOG_DAEMON);
-	} else if (pidfile != NULL)
-		pidfile_write(getpid());
-	if ((spare_fd = open("/dev/null", O_RDONLY)) == -1)
-		die("/dev/null");
-	nonblocking_stdout();
+	} else if (pidfile != NULL && pidfile_write(getpid()) == -1)
+		die("write %s", pidfile);
 	if (nlisteners > 0)
 		log_listening();
 

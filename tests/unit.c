@@ -117,6 +117,8 @@ main(void)
 	check("port -1 refused", parse_port("-1") == -1);
 	check("port empty refused", parse_port("") == -1);
 	check("port 12x refused", parse_port("12x") == -1);
+	check("port ' 37' refused", parse_port(" 37") == -1);
+	check("port +37 refused", parse_port("+37") == -1);
 	check("port 99999999999999999999 refused",
 	    parse_port("99999999999999999999") == -1);
 
