@@ -499,6 +499,30 @@ daemon_sigterm() {
 	[ ! -e "$tmp/d.pid" ] || fail "pid file left: '$(cat "$tmp/d.pid")'"
 }
 
+# std_closed FD CMD [ARG...]: run CMD with descriptor FD (0 or 1) closed.
+std_closed() {
+	local fd=$1
+	shift
+	case $fd in
+	0) "$@" <&- ;;
+	1) "$@" >&- ;;
+	esac
+}
+
+# Started with descriptor FD closed, so that its first socket would take
+# that number, timed -d still serves TCP and UDP, and SIGTERM ends it.
+daemon_std_closed() {
+	need rdate || return
+	daemon d std_closed "$1" "$bin" -d -a 127.0.0.1 -p @PORT@ -P @PIDFILE@
+	[ "$status" -eq 0 ] && [ -n "$dpid" ] ||
+	    fail "timed -d exited $status, pid '$dpid': $(first_line "$tmp/d.err")" ||
+	    return
+	rdate_ok "$port" || return
+	rdate_ok -u "$port" || return
+	kill -TERM "$dpid"
+	gone "$dpid" || fail "still running 3 s after SIGTERM"
+}
+
 # When timed -d returns, its pid file already holds the daemon's pid
 # (systemd's PIDFile= and start-stop-daemon read it at once).  Read with
 # a builtin right away, 30 times over, as the window is narrow.
@@ -1171,6 +1195,8 @@ run "-d: returns 0 at once, prints nothing, daemon serves" daemon_returns
 run "-d: pid file names a session leader, parent gone" daemon_pidfile
 run "-d: fds 0-2 are /dev/null, cwd is /" daemon_detached
 run "-d: SIGTERM removes the pid file" daemon_sigterm
+run "-d started with stdin closed: serves TCP and UDP" daemon_std_closed 0
+run "-d started with stdout closed: serves TCP and UDP" daemon_std_closed 1
 run "-d: pid file written before timed -d returns" daemon_pidfile_ready
 run "-d: logs go to syslog, facility daemon" daemon_syslog
 run "-d: port in use: 'timed: bind' on stderr, exit 1" daemon_bind_fails

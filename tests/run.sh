@@ -98,7 +98,9 @@ unset_clock_udp() {
 	client udp 127.0.0.1 "$srv_port" 1 >"$tmp/got" 2>"$tmp/err"
 	status=$?
 	expect_bytes 0 "$tmp/got" || return
-	expect_status client "$status" 3
+	expect_status client "$status" 3 || return
+	# Not answered, so not logged as answered either.
+	expect_no_line stdout '^datagram from' "$srv_out"
 }
 
 unset_clock_logged() {
@@ -203,6 +205,43 @@ quiet() {
 	expect_no_line stdout '^(connection|datagram) from' "$srv_out"
 }
 
+# stdout is a pipe that timed shares with whatever writes to it after
+# timed has gone: that writer must find the pipe as it was, blocking, and
+# get all its bytes through to a reader that is slow to start.
+shared_stdout_pipe() {
+	local port=$((20000 + RANDOM % 12001)) pf=$tmp/shared.pid pipeline i p=""
+	rm -f "$pf" "$tmp/go" "$tmp/head.status"
+	{
+		timeout 20 "$TIMED" -a 127.0.0.1 -p "$port" -P "$pf" 2>"$tmp/err"
+		head -c 300000 /dev/zero 2>"$tmp/head.err"
+		echo "$?" >"$tmp/head.status"
+	} | {
+		for ((i = 0; i < 100; i++)); do
+			[ -e "$tmp/go" ] && break
+			sleep 0.1
+		done
+		tr -cd '\000' | wc -c >"$tmp/count"
+	} &
+	pipeline=$!
+	for ((i = 0; i < 50; i++)); do
+		read -r p 2>/dev/null <"$pf" && [ -n "$p" ] && break
+		sleep 0.1
+	done
+	[ -n "$p" ] && tcp_nc 127.0.0.1 "$port" "$tmp/got"
+	[ -n "$p" ] && kill -TERM "$p"
+	# head meets a full pipe before the reader starts.
+	sleep 0.5
+	touch "$tmp/go"
+	wait "$pipeline"
+	[ -n "$p" ] || fail "timed did not start: $(head -n 1 "$tmp/err")" ||
+	    return
+	expect_bytes 4 "$tmp/got" || return
+	[ "$(cat "$tmp/head.status")" = 0 ] ||
+	    fail "head exited $(cat "$tmp/head.status")" || return
+	[ "$(($(cat "$tmp/count")))" -eq 300000 ] ||
+	    fail "$(($(cat "$tmp/count"))) of head's 300000 bytes came through"
+}
+
 # --- Signals ---------------------------------------------------------
 
 # stop_by SIGNAL: exit status 0, "exiting" as the last line.
@@ -225,8 +264,20 @@ bad_usage() {
 	expect_bytes 0 "$tmp/out" || return
 	[ "$(wc -l <"$tmp/err")" -eq 2 ] ||
 	    fail "stderr has $(wc -l <"$tmp/err") lines, want 2" || return
+	[[ $(head -n 1 "$tmp/err") == "timed: "* ]] ||
+	    fail "message '$(head -n 1 "$tmp/err")', want 'timed: ...'" ||
+	    return
 	[[ $(tail -n 1 "$tmp/err") == "usage: timed"* ]] ||
 	    fail "no usage line on stderr"
+}
+
+# -i run by hand, with no socket on standard input: exit 1, and say why.
+inetd_not_socket() {
+	local status
+	timeout 5 "$TIMED" -i </dev/null >"$tmp/out" 2>"$tmp/err"
+	status=$?
+	expect_status timed "$status" 1 || return
+	expect_line stderr '^timed: -i: standard input: .*socket' "$tmp/err"
 }
 
 version() {
@@ -396,15 +447,20 @@ run "log: 'still waiting' once a second" still_waiting
 run "log: 'connection from 127.0.0.1 port N'" log_tcp_client
 run "log: 'datagram from ::1 port N'" with_ipv6 log_udp_client
 run "-q: no routine log lines" quiet
+run "stdout pipe: a later writer to it still blocks, loses nothing" shared_stdout_pipe
 run "SIGTERM: exit 0, 'exiting'" stop_by TERM
 run "SIGINT: exit 0, 'exiting'" stop_by INT
 run "bad usage: -p 0" bad_usage -p 0
 run "bad usage: -p 70000" bad_usage -p 70000
 run "bad usage: -p nosuchservice" bad_usage -p nosuchservice
 run "bad usage: -z" bad_usage -z
+run "bad usage: -p with no argument" bad_usage -p
+run "bad usage: -p ' 80'" bad_usage -p ' 80'
+run "bad usage: -p +80" bad_usage -p +80
 run "bad usage: extra operand" bad_usage -p 8037 extra
 run "-V prints the version" version
 run "-h prints usage" help_usage
+run "-i with no socket on stdin: exit 1, stderr says so" inetd_not_socket
 run "port in use: exit 1, port named" port_in_use
 run "restart on the port just served" restart
 run "-T serves tcp" serves_tcp 127.0.0.1 -T

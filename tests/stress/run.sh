@@ -502,6 +502,22 @@ term_burst() {
 	    fail "last line '$(tail -n 1 "$srv_out")', want 'exiting'"
 }
 
+# 20 clients that send without pause keep a connection readable at every
+# turn, so pselect() never has to wait: SIGTERM must still end timed
+# within a second, not at the talkers' 3 s deadline.
+term_busy() {
+	start_timed 4096 "$TIMED" -a 127.0.0.1 || return
+	helper_bg "$work/talk.term" 1024 talk 127.0.0.1 "$srv_port" 20 8
+	sleep 0.5
+	(($(grep -c 'connection from' "$srv_out") >= 20)) ||
+	    fail "the talkers did not all connect" || return
+	term_wait 300
+	stop_pid "$srv_pid" KILL 1
+	figure "exited $st after $took ms"
+	((st == 0)) || fail "exit status $st, want 0" || return
+	((took <= 1000)) || fail "took $took ms to exit"
+}
+
 # --- 10. clock faults ---------------------------------------------------------
 
 # faketime_lib: where libfaketime is, in $ftlib.
@@ -623,6 +639,35 @@ stalled_stdout() {
 	fi
 }
 
+# stalled_stderr_case FD: the body of stalled_stderr, with the pipe's
+# only reader open as FD, in this shell, which does not read it.
+stalled_stderr_case() {
+	timeout 1 cat /dev/zero 1>&"$1"
+	# shellcheck disable=SC2016  # sh expands them, not this shell
+	start_timed 1024 sh -c 'exec "$@" 2>"$0"' "$work/stderr.fifo" \
+	    "$TIMED" -a 127.0.0.1 || return
+	udp_refused 127.0.0.1 1023
+	case $? in
+	1) return 1 ;;
+	2) skip "source port 1023 is in use elsewhere" || return ;;
+	esac
+	after_abuse
+}
+
+# Whatever reads timed's stderr stops reading, its pipe full, and a
+# datagram from port 1023 is refused, which is a fault line on stderr:
+# timed must not block on it, but go on answering TCP and UDP.
+stalled_stderr() {
+	local fd status
+	[ "$(id -u)" -eq 0 ] || skip "binding port 1023 needs root" || return
+	mkfifo "$work/stderr.fifo" || fail "mkfifo" || return
+	exec {fd}<>"$work/stderr.fifo"
+	stalled_stderr_case "$fd"
+	status=$?
+	exec {fd}<&-
+	return "$status"
+}
+
 build_helper || {
 	echo "FAIL - build: $why"
 	echo "0 passed, 1 failed"
@@ -649,7 +694,9 @@ run "log rate under UDP abuse" log_rate 'similar suppressed'
 run "signals: SIGHUP and SIGALRM ignored" ignored_signals
 run "signals: SIGUSR1 logs one served line" usr1_stats
 run "signals: SIGTERM during a burst" term_burst
+run "signals: SIGTERM while talkers keep every turn busy" term_busy
 run "clock faults under libfaketime" clock_faults
 run "stalled stdout reader" stalled_stdout
+run "stalled stderr reader, then a refused datagram" stalled_stderr
 run "soak (${SOAK} s)" soak
 summary
