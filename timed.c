@@ -79,7 +79,9 @@ struct conn {
 enum out_kind { OUT_PLAIN, OUT_PIPE, OUT_SOCKET };
 
 /* Messages about abuse or faults, each logged at most once a second. */
-enum fault { F_ACCEPT, F_NOFD, F_CLOCK, F_REFUSED, F_SEND, F_RECV, F_MAX };
+enum fault {
+	F_ACCEPT, F_NOFD, F_CLOCK, F_REFUSED, F_SEND, F_RECV, F_PIDFILE, F_MAX
+};
 
 struct fault_log {
 	long long last;		/* monotonic ms of the last line, 0 = never */
@@ -818,22 +820,34 @@ serve_udp(const struct listener *l)
 /*
  * Close the connections whose client did not close in time, and take a
  * first look at those whose grace is over: closed, or to be watched.
+ * Returns when the next of these is due (LLONG_MAX: none), in the same
+ * pass, so the loop does not scan the table again for its timeout.
  */
-static void
+static long long
 conns_tend(long long now)
 {
+	long long due = LLONG_MAX;
 	int i;
 
+	/* Downwards: conn_close() moves the last entry, already seen, to i. */
 	for (i = nconns - 1; i >= 0; i--) {
-		if (conns[i].deadline <= now)
+		if (conns[i].deadline <= now) {
 			conn_close(i);
-		else if (!conns[i].watched && conns[i].check_at <= now) {
-			if (conn_drain(conns[i].fd))
-				conns[i].watched = 1;
-			else
-				conn_close(i);
+			continue;
 		}
+		if (!conns[i].watched && conns[i].check_at <= now) {
+			if (!conn_drain(conns[i].fd)) {
+				conn_close(i);
+				continue;
+			}
+			conns[i].watched = 1;
+		}
+		if (conns[i].deadline < due)
+			due = conns[i].deadline;
+		if (!conns[i].watched && conns[i].check_at < due)
+			due = conns[i].check_at;
 	}
+	return due;
 }
 
 /* Fill the select() set; returns the highest descriptor, or -1. */
@@ -860,20 +874,15 @@ fill_fdset(fd_set *rfds, long long now)
 	return maxfd;
 }
 
-/* How long select() may sleep: until the next tick, deadline or unpause. */
+/* How long select() may sleep: until the next tick, conn_due or unpause. */
 static struct timespec
-next_wakeup(long long idle_since, long long now)
+next_wakeup(long long idle_since, long long conn_due, long long now)
 {
 	struct timespec ts;
 	long long wake = idle_since + 1000;
-	int i;
 
-	for (i = 0; i < nconns; i++) {
-		if (conns[i].deadline < wake)
-			wake = conns[i].deadline;
-		if (!conns[i].watched && conns[i].check_at < wake)
-			wake = conns[i].check_at;
-	}
+	if (conn_due < wake)
+		wake = conn_due;
 	if (accept_paused_until > now && accept_paused_until < wake)
 		wake = accept_paused_until;
 	if (wake < now)
@@ -916,7 +925,7 @@ serve(void)
 {
 	fd_set rfds;
 	struct timespec ts;
-	long long now, idle_since, last_request;
+	long long now, idle_since, last_request, conn_due;
 	int i, maxfd, busy;
 
 	idle_since = last_request = now_ms();
@@ -926,7 +935,7 @@ serve(void)
 			log_stats();
 		}
 		now = now_ms();
-		conns_tend(now);
+		conn_due = conns_tend(now);
 		if (exit_when_idle && nconns == 0 &&
 		    (nlisteners == 0 || now - last_request >= INETD_IDLE_MS))
 			break;
@@ -938,7 +947,7 @@ serve(void)
 			idle_since = now;
 		}
 		maxfd = fill_fdset(&rfds, now);
-		ts = next_wakeup(idle_since, now);
+		ts = next_wakeup(idle_since, conn_due, now);
 		log_flush();
 		switch (pselect(maxfd + 1, &rfds, NULL, NULL, &ts, &wait_mask)) {
 		case -1:
@@ -1119,7 +1128,7 @@ static void
 pidfile_remove(void)
 {
 	if (unlink(pidfile) == -1 && ftruncate(pidfile_fd, 0) == -1)
-		log_fault(F_SEND, "%s: %s", pidfile, strerror(errno));
+		log_fault(F_PIDFILE, "%s: %s", pidfile, strerror(errno));
 	close(pidfile_fd);
 }
 
@@ -1202,9 +1211,10 @@ main(int argc, char *argv[])
 		switch (ch) {
 		case '4':
 		case '6':
-			if (family != AF_UNSPEC)
+			p = ch == '4' ? AF_INET : AF_INET6;
+			if (family != AF_UNSPEC && family != p)
 				usage_error("%s", "-4 and -6 exclude each other");
-			family = ch == '4' ? AF_INET : AF_INET6;
+			family = p;
 			break;
 		case 'a':
 			if (*optarg == '\0')
@@ -1242,7 +1252,7 @@ main(int argc, char *argv[])
 			break;
 		case 'T':
 		case 'U':
-			if (!tcp || !udp)
+			if ((ch == 'T' && !tcp) || (ch == 'U' && !udp))
 				usage_error("%s", "-T and -U exclude each other");
 			tcp = ch == 'T';
 			udp = ch == 'U';

@@ -458,6 +458,8 @@ run "bad usage: -p with no argument" bad_usage -p
 run "bad usage: -p ' 80'" bad_usage -p ' 80'
 run "bad usage: -p +80" bad_usage -p +80
 run "bad usage: extra operand" bad_usage -p 8037 extra
+run "bad usage: -T with -U" bad_usage -T -U
+run "bad usage: -4 with -6" bad_usage -4 -6
 run "-V prints the version" version
 run "-h prints usage" help_usage
 run "-i with no socket on stdin: exit 1, stderr says so" inetd_not_socket
